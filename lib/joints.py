@@ -155,11 +155,28 @@ def restrict_groups(groups: Sequence[Sequence[int]], joints: Sequence[int]) -> G
     return tuple(g for g in out if g)
 
 
-NAMED_GROUPS: dict[str, Groups] = {"body": BODY_GROUPS, "mi5": MI5_GROUPS, "mi5_overlap": MI5_OVERLAP_GROUPS}
+#: Spectral clustering of the MI matrix of the 22,246 MPII training poses for the other group
+#: counts of PBN Fig. 5(e), as ``python -m lib.groups mpii_annotations.json.gz -k K`` prints them
+#: (16x16 lattice); ``tests/test_groups.py`` recomputes them when the annotations are at hand.
+MI2_GROUPS: Groups = ((0, 1, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15), (2, 3, 6))
+MI6_GROUPS: Groups = ((0, 1, 4, 5), (2, 3, 6), (7, 12, 13), (8, 9), (10, 11), (14, 15))
+MI8_GROUPS: Groups = ((0, 1), (2, 3, 6), (4, 5), (7, 13), (8, 9), (10, 11), (12,), (14, 15))
+#: Sixteen groups: one branch per joint.
+MI16_GROUPS: Groups = tuple((j,) for j in range(NUM_MPII_JOINTS))
+
+NAMED_GROUPS: dict[str, Groups] = {
+    "body": BODY_GROUPS,
+    "mi2": MI2_GROUPS,
+    "mi5": MI5_GROUPS,
+    "mi5_overlap": MI5_OVERLAP_GROUPS,
+    "mi6": MI6_GROUPS,
+    "mi8": MI8_GROUPS,
+    "mi16": MI16_GROUPS,
+}
 
 
 def named_groups(name: str) -> Groups:
-    """Groups by name (``body``, ``mi5``, ``mi5_overlap``); a clear error for unknown names."""
+    """Groups by name (a key of :data:`NAMED_GROUPS`); a clear error for unknown names."""
     try:
         return NAMED_GROUPS[name]
     except KeyError:
