@@ -11,6 +11,7 @@ metrics computed in crop space equal those computed in image space (the crop is 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 
 @dataclass
@@ -96,16 +98,26 @@ class PoseSet:
         kw["meta"] = dict(self.meta)
         return PoseSet(**kw)
 
-    def save(self, path: str | Path) -> None:
-        """Write to ``path`` (``.npz``) atomically: a reader never sees a half-written file."""
+    def save(self, path: str | Path, *, jpeg_quality: int | None = None) -> None:
+        """Write to ``path`` (``.npz``) atomically: a reader never sees a half-written file.
+
+        With ``jpeg_quality`` (1-95) the crops are stored JPEG-compressed (one JPEG per person,
+        4:2:0 chroma), about 10× smaller than raw pixels, so that a pack travels to a GPU
+        machine; :meth:`load` decodes them. Everything else is stored exactly.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray)}
         header = {"joint_ids": list(self.joint_ids), "metric": self.metric, "margin": self.margin, "meta": self.meta}
+        if jpeg_quality is not None:
+            arrays.pop("images")
+            arrays["images_jpeg"], arrays["images_offsets"] = encode_jpegs(self.images, jpeg_quality)
+            arrays["images_shape"] = np.asarray(self.images.shape, dtype=np.int64)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
         os.close(fd)
         try:
             np.savez(tmp, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a pack is meant to be shared
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -113,11 +125,38 @@ class PoseSet:
 
     @classmethod
     def load(cls, path: str | Path) -> "PoseSet":
-        """Read a file written by :meth:`save`; a clear error if it is not one."""
+        """Read a file written by :meth:`save` (raw or JPEG crops); a clear error if it is not one."""
         try:
             with np.load(path) as z:
                 header = json.loads(bytes(z["header"]).decode())
                 arrays = {k: z[k] for k in z.files if k != "header"}
         except (OSError, KeyError, ValueError) as e:
             raise ValueError(f"{path} is not a PoseSet file ({e}); delete it and build it again") from e
+        if "images_jpeg" in arrays:
+            shape = tuple(int(v) for v in arrays.pop("images_shape"))
+            arrays["images"] = decode_jpegs(arrays.pop("images_jpeg"), arrays.pop("images_offsets"), shape)
         return cls(**arrays, **header)
+
+
+def encode_jpegs(images: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """``N×R×R×3`` uint8 crops as concatenated JPEG bytes and ``N+1`` int64 offsets."""
+    if not 1 <= quality <= 95:
+        raise ValueError(f"jpeg_quality must be in 1..95 (PIL's useful range), got {quality}")
+    chunks, offsets = [], [0]
+    for img in images:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=int(quality), subsampling="4:2:0")
+        chunks.append(buf.getvalue())
+        offsets.append(offsets[-1] + len(chunks[-1]))
+    data = np.frombuffer(b"".join(chunks), dtype=np.uint8) if chunks else np.zeros(0, dtype=np.uint8)
+    return data, np.asarray(offsets, dtype=np.int64)
+
+
+def decode_jpegs(data: np.ndarray, offsets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`encode_jpegs` into a preallocated ``shape`` uint8 array."""
+    out = np.empty(shape, dtype=np.uint8)
+    raw = data.tobytes()
+    for i in range(shape[0]):
+        img = Image.open(io.BytesIO(raw[offsets[i]:offsets[i + 1]]))
+        out[i] = np.asarray(img.convert("RGB"))
+    return out

@@ -1,0 +1,146 @@
+"""Datasets as :class:`PoseSet` person crops: MPII, LSP Extended and the synthetic renderer.
+
+:func:`load_poseset` is the one entry point the studies use. Real datasets are read from the
+data root (``$POSE_DATA``, :func:`lib.data.paths.data_root`), cut into person crops once and
+cached as a JPEG-compressed pack (:mod:`lib.data.pack`); later calls, on this machine or on a
+GPU machine the pack was carried to, read the pack in seconds. Augmentation and targets are
+built on the training device by :mod:`lib.data.augment`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lib.data import pack
+from lib.data.paths import data_root as resolve_data_root
+from lib.data.paths import default_cache_dir
+from lib.data.poseset import PoseSet
+
+if TYPE_CHECKING:
+    from lib.data.synthetic import SyntheticConfig
+
+DATASETS = ("synthetic", "lspet", "mpii")
+SPLITS = ("train", "val")
+DEFAULT_RESOLUTION, DEFAULT_MARGIN = 128, 1.25
+#: People rendered per split when no SyntheticConfig is given.
+DEFAULT_SYNTHETIC_NUM = {"train": 2000, "val": 500}
+#: The validation split of a synthetic config renders with ``seed + VAL_SEED_OFFSET``.
+VAL_SEED_OFFSET = 1_000_003
+
+__all__ = ["DATASETS", "SPLITS", "PoseSet", "load_poseset", "synthetic_config_for"]
+
+
+def load_poseset(
+    name: str,
+    split: str,
+    *,
+    data_root: str | Path | None = None,
+    resolution: int | None = None,
+    margin: float | None = None,
+    cache_dir: str | Path | None = None,
+    limit: int | None = None,
+    synthetic: "SyntheticConfig | None" = None,
+    rebuild: bool = False,
+    require_images: bool = True,
+    images_dir: str | Path | None = None,
+) -> PoseSet:
+    """The ``split`` (``"train"``/``"val"``) people of dataset ``name`` as person crops.
+
+    Args:
+        name: ``"synthetic"``, ``"lspet"`` (LSP Extended; ``"val"`` = its last 1,000 images) or
+            ``"mpii"`` (the usual 22,246 / 2,958 split).
+        data_root: the datasets' folder; default ``$POSE_DATA``. Not needed when a matching
+            pack is cached (nor for synthetic data with generated poses).
+        resolution, margin: crop side in pixels and crop side / person-box side; default 128
+            and 1.25, or the synthetic config's own.
+        cache_dir: where packs live; default ``<repo>/.cache/packs``.
+        limit: keep the first ``limit`` people of the split (a cached full pack serves this too).
+        synthetic: the renderer's configuration for ``"synthetic"`` (train; validation renders
+            the same configuration with ``seed + VAL_SEED_OFFSET``); default
+            ``SyntheticConfig(num=limit or DEFAULT_SYNTHETIC_NUM[split])``.
+        rebuild: ignore a cached pack and build it again.
+        require_images: when False, people whose photo is missing are dropped (with a warning
+            giving the count) instead of raising; for partial MPII image folders.
+        images_dir: the photos' folder; default ``<root>/mpii/images`` or ``<root>/lspet/images``.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    if synthetic is not None and name != "synthetic":
+        raise ValueError(f"a SyntheticConfig was given for dataset {name!r}; it only applies to 'synthetic'")
+    synth_meta = None
+    if name == "synthetic":
+        synthetic = synthetic_config_for(split, synthetic, resolution, margin, limit)
+        resolution, margin = synthetic.resolution, synthetic.margin
+        synth_meta = json.loads(json.dumps(asdict(synthetic), default=str))
+    resolution = DEFAULT_RESOLUTION if resolution is None else int(resolution)
+    margin = DEFAULT_MARGIN if margin is None else float(margin)
+    if resolution < 16 or margin < 1:
+        raise ValueError(f"need resolution >= 16 and margin >= 1, got {resolution} and {margin}")
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    spec = pack.PackSpec(name, split, resolution, margin, limit, require_images or name == "synthetic", synthetic=synth_meta)
+    if not rebuild:
+        full = replace(spec, limit=None)
+        found = pack.read_pack(cache / full.file_name(), full) if limit is not None else None
+        if found is not None:
+            found = found.subset(slice(0, limit))
+            if "images" in found.meta:
+                found.meta["images"] = found.meta["images"][:limit]
+        else:
+            found = pack.read_pack(cache / spec.file_name(), spec)
+        if found is not None:
+            if found.meta.get("dropped_missing_images"):
+                warnings.warn(f"{name} {split}: the cached pack lacks {found.meta['dropped_missing_images']} "
+                              "people whose images were missing when it was built", stacklevel=2)
+            return found
+
+    if name == "synthetic":
+        from lib.data.synthetic import render_poseset  # lazy: synthetic imports lib.data itself
+
+        root = resolve_data_root(data_root) if data_root is not None else None
+        ps = render_poseset(synthetic, root)
+        if limit is not None:
+            ps = ps.subset(slice(0, limit))
+    else:
+        root = resolve_data_root(data_root)
+        build = pack.build_mpii if name == "mpii" else pack.build_lspet
+        ps = build(root, spec, Path(images_dir) if images_dir is not None else None)
+    pack.write_pack(ps, cache / spec.file_name(), spec)
+    # Return what the pack holds (JPEG-decoded crops), so a first run sees the same pixels as
+    # every later run that reads the pack.
+    written = pack.read_pack(cache / spec.file_name(), spec)
+    if written is None:
+        raise RuntimeError(f"the pack just written to {cache / spec.file_name()} cannot be read back")
+    return written
+
+
+def synthetic_config_for(split: str, cfg: "SyntheticConfig | None", resolution: int | None,
+                         margin: float | None, limit: int | None) -> "SyntheticConfig":
+    """The renderer configuration of ``split``: ``cfg`` (or a default), re-seeded for validation.
+
+    An explicit ``resolution``/``margin`` must agree with an explicit ``cfg``: two different
+    answers to one question are an error, not a silent choice.
+    """
+    from lib.data.synthetic import SyntheticConfig  # lazy: synthetic imports lib.data itself
+
+    if cfg is None:
+        cfg = SyntheticConfig(
+            num=limit or DEFAULT_SYNTHETIC_NUM[split],
+            resolution=DEFAULT_RESOLUTION if resolution is None else int(resolution),
+            margin=DEFAULT_MARGIN if margin is None else float(margin),
+        )
+    for arg, value in (("resolution", resolution), ("margin", margin)):
+        if value is not None and getattr(cfg, arg) != value:
+            raise ValueError(
+                f"{arg}={value} disagrees with the SyntheticConfig's {arg}={getattr(cfg, arg)}; "
+                f"set it in the config and leave {arg} out"
+            )
+    return replace(cfg, seed=cfg.seed + VAL_SEED_OFFSET) if split == "val" else cfg

@@ -1,0 +1,255 @@
+"""Person crops cut from the real photos, and the packed cache that makes runs start in seconds.
+
+Cutting crops from full photos (decode a JPEG, resample a box) is the slow part of loading a
+real dataset, so it is done once per (dataset, split, resolution, margin) and the crops are
+saved as one JPEG-compressed :class:`~lib.data.poseset.PoseSet` file, a *pack*, under a cache
+folder (default ``<repo>/.cache/packs``). A pack records the parameters it was built with and is
+used only when they match, so a stale pack is rebuilt, never silently reused. A pack does not
+need the data root to be read: it travels to a GPU machine on its own.
+
+Crop geometry (PBN Sec. 4.1: "cropped around a target person according to the annotated body
+position and scale"):
+
+* **MPII**: person box centred at ``objpos + (0, 15·scale)`` with side ``200·scale·1.25``, the
+  vertical shift and ×1.25 enlargement of the reference implementations (stacked hourglass,
+  pytorch-pose, HRNet), applied to train and validation alike;
+* **LSP Extended**: the square box around the annotated joints, ×1.25
+  (:data:`lib.data.lsp.BOX_FACTOR`).
+
+The crop is ``margin`` × the person box, resampled to ``resolution`` px with PIL's antialiased
+bilinear filter; image area outside the photo is black (as cv2's default border in the
+reference implementations). Joints outside the photo or the crop stay annotated (the
+evaluation counts them); training gives them no target where they fall off the heatmap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from lib.joints import LSP_TO_MPII, NUM_MPII_JOINTS
+from lib.data import lsp, mpii
+from lib.data.poseset import PoseSet
+
+#: Bump when the crop geometry or the stored fields change: older packs are then rebuilt.
+PACK_VERSION = 2  # 2: LSP torso from the left shoulder to the right hip (standard LSP evaluation)
+
+#: JPEG quality of packed crops: at 128 px the whole LSP Extended pack (train + val) is ~46 MiB,
+#: small enough to carry to a GPU machine (quality 90 would be ~56 MiB, 75 ~37 MiB).
+JPEG_QUALITY = 85
+
+#: MPII person box: the reference implementations' vertical centre shift and enlargement.
+MPII_CENTER_SHIFT, MPII_BOX_FACTOR, MPII_PX_PER_SCALE = 15.0, 1.25, 200.0
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    """What a pack was built from; the pack is reused only when its spec equals the request."""
+
+    dataset: str
+    split: str
+    resolution: int
+    margin: float
+    limit: int | None = None
+    require_images: bool = True
+    jpeg_quality: int = JPEG_QUALITY
+    synthetic: dict | None = None
+    version: int = PACK_VERSION
+
+    def file_name(self) -> str:
+        """``lspet-train-r128-m1.25[-n100][-<config hash>].npz``: one file per split and spec."""
+        name = f"{self.dataset}-{self.split}-r{self.resolution}-m{self.margin:g}"
+        if self.limit is not None:
+            name += f"-n{self.limit}"
+        if not self.require_images:
+            name += "-available"
+        if self.synthetic is not None:
+            digest = hashlib.sha1(json.dumps(self.synthetic, sort_keys=True).encode()).hexdigest()[:10]
+            name += f"-{digest}"
+        return name + ".npz"
+
+    def as_meta(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+
+def read_pack(path: Path, spec: PackSpec) -> PoseSet | None:
+    """The pack at ``path`` if it exists and was built with ``spec``; else None (rebuild it)."""
+    if not path.is_file():
+        return None
+    try:
+        ps = PoseSet.load(path)
+    except ValueError:
+        return None
+    return ps if ps.meta.get("pack") == spec.as_meta() else None
+
+
+def write_pack(ps: PoseSet, path: Path, spec: PackSpec) -> None:
+    """Save ``ps`` JPEG-compressed with ``spec`` in its meta, atomically."""
+    ps.meta["pack"] = spec.as_meta()
+    ps.save(path, jpeg_quality=spec.jpeg_quality)
+
+
+# --------------------------------------------------------------------------- cropping
+
+
+def read_image(path: Path) -> Image.Image:
+    """An RGB photo; ``FileNotFoundError``/``ValueError`` naming the file when missing or unreadable."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"image {path} not found; point images_dir at the full image folder, or pass "
+            "require_images=False to keep only people whose images exist"
+        )
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise ValueError(f"image {path} is not a readable image ({e}); replace or delete the file") from e
+
+
+def crop_person(img: Image.Image, center: np.ndarray, side: float, resolution: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``resolution``² crop of side ``margin·side`` image px around ``center``, and its origin.
+
+    Returns ``(crop R×R×3 uint8, origin (ox, oy, s))`` with ``image_xy = origin + crop_xy · s``
+    in integer-centred pixel coordinates (PoseSet's convention). PIL's ``box`` works in
+    edge-based coordinates (pixel i spans [i, i+1)), hence the half-pixel terms.
+    """
+    if not side > 0:
+        raise ValueError(f"person box side must be positive, got {side}")
+    s = side * margin / resolution
+    left = float(center[0]) + 0.5 - s * resolution / 2
+    top = float(center[1]) + 0.5 - s * resolution / 2
+    # PIL's box must lie inside the image: paste the needed region onto black first.
+    x0, y0 = int(np.floor(left)), int(np.floor(top))
+    x1, y1 = int(np.ceil(left + s * resolution)), int(np.ceil(top + s * resolution))
+    region = Image.new("RGB", (x1 - x0, y1 - y0))
+    region.paste(img.crop((max(x0, 0), max(y0, 0), min(x1, img.width), min(y1, img.height))), (max(-x0, 0), max(-y0, 0)))
+    box = (left - x0, top - y0, left - x0 + s * resolution, top - y0 + s * resolution)
+    crop = region.resize((resolution, resolution), Image.Resampling.BILINEAR, box=box)
+    origin = np.array([left - 0.5 + 0.5 * s, top - 0.5 + 0.5 * s, s], dtype=np.float32)
+    return np.asarray(crop, dtype=np.uint8), origin
+
+
+def crop_people(images_dir: Path, names: list[str], centers: np.ndarray, sides: np.ndarray,
+                resolution: int, margin: float, desc: str = "cropping",
+                image_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Crops and origins of people ``i`` from ``images_dir / names[i]``; each photo opened once.
+
+    With ``image_sizes`` (``N×2`` width, height the annotations were made on) a photo of another
+    size is an error: a resized photo would silently misplace every joint.
+    """
+    n = len(names)
+    images = np.zeros((n, resolution, resolution, 3), dtype=np.uint8)
+    origin = np.zeros((n, 3), dtype=np.float32)
+    by_image: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        by_image.setdefault(name, []).append(i)
+    for name, rows in tqdm(by_image.items(), desc=desc, unit="img", disable=None):
+        img = read_image(images_dir / name)
+        if image_sizes is not None and tuple(image_sizes[rows[0]]) != (img.width, img.height):
+            w, h = image_sizes[rows[0]]
+            raise ValueError(
+                f"image {images_dir / name} is {img.width}×{img.height} px but was annotated at "
+                f"{w:g}×{h:g}; use the original photos, not resized copies"
+            )
+        for i in rows:
+            images[i], origin[i] = crop_person(img, centers[i], float(sides[i]), resolution, margin)
+    return images, origin
+
+
+def to_crop(joints: np.ndarray, annotated: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Image-pixel joints ``N×J×2`` in crop pixels; unannotated joints become (0, 0)."""
+    crop = (joints - origin[:, None, :2]) / origin[:, None, 2:3]
+    return np.where(annotated[..., None], crop, 0).astype(np.float32)
+
+
+def keep_available(images_dir: Path, names: list[str], require_images: bool, what: str) -> np.ndarray:
+    """Rows whose image exists; with ``require_images`` a missing image is an error naming it."""
+    exists = {name: (images_dir / name).is_file() for name in set(names)}
+    keep = np.array([exists[name] for name in names], dtype=bool)
+    if not keep.all():
+        missing = sorted({n for n, e in exists.items() if not e})
+        if require_images:
+            raise FileNotFoundError(
+                f"{what}: {len(missing)} images missing from {images_dir} (first: {missing[0]}); "
+                "point images_dir at the full image folder, or pass require_images=False to keep "
+                "only the people whose images exist"
+            )
+        warnings.warn(f"{what}: dropped {int((~keep).sum())} of {len(keep)} people whose images are "
+                      f"missing from {images_dir} ({len(missing)} images)", stacklevel=3)
+    return np.flatnonzero(keep)
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def build_mpii(root: Path, spec: PackSpec, images_dir: Path | None = None) -> PoseSet:
+    """MPII people of ``spec.split`` as crops (see the module docstring for the box).
+
+    Annotations: ``mpii/mpii_annotations.json.gz`` (or ``.json``), else ``mpii/train.json`` /
+    ``mpii/valid.json``; head boxes from ``mpii/detections_our_format.mat`` when present.
+    """
+    ann = mpii.split_annotations(root / "mpii", spec.split)
+    images_dir = images_dir or root / "mpii" / "images"
+    rows = keep_available(images_dir, ann.images, spec.require_images, f"MPII {spec.split}")
+    dropped = len(ann) - len(rows)
+    ann = ann.subset(rows[: spec.limit])
+    if len(ann) == 0:
+        raise ValueError(f"no MPII {spec.split} people have images in {images_dir}")
+    centers = ann.center + np.stack([np.zeros_like(ann.scale), MPII_CENTER_SHIFT * ann.scale], 1)
+    sides = MPII_PX_PER_SCALE * MPII_BOX_FACTOR * ann.scale
+    images, origin = crop_people(images_dir, ann.images, centers, sides, spec.resolution, spec.margin,
+                                 f"MPII {spec.split}", ann.image_sizes)
+    return PoseSet(
+        images=images,
+        joints=to_crop(ann.joints, ann.annotated, origin),
+        annotated=ann.annotated,
+        visible=ann.visible,
+        norm=(mpii.head_sizes(ann) / origin[:, 2]).astype(np.float32),
+        joint_ids=tuple(range(NUM_MPII_JOINTS)),
+        metric="pckh",
+        margin=spec.margin,
+        origin=origin,
+        meta={"dataset": "mpii", "split": spec.split, "source": ann.source, "images_dir": str(images_dir),
+              "images": ann.images, "dropped_missing_images": dropped,
+              "visibility_known": ann.visibility_known, "official_headboxes": ann.headboxes is not None},
+    )
+
+
+def build_lspet(root: Path, spec: PackSpec, images_dir: Path | None = None) -> PoseSet:
+    """LSP Extended people of ``spec.split`` (last 1,000 = ``"val"``) as crops, PCK@0.2 torso norm.
+
+    Boxes and torso sizes are computed on the whole file before splitting, so the torso fallback
+    (:func:`lib.data.lsp.torso_sizes`) is the same for both splits.
+    """
+    ann = lsp.read_lsp(root / "lspet" / "joints.mat")
+    centers, sides = lsp.person_boxes(ann)
+    torso, rule = lsp.torso_sizes(ann, sides)
+    part = lsp.lspet_split(ann, spec.split)
+    rows = np.arange(len(ann))[slice(len(ann) - len(part), None) if spec.split == "val" else slice(0, len(part))]
+    images_dir = images_dir or root / "lspet" / "images"
+    keep = keep_available(images_dir, part.images, spec.require_images, f"LSP Extended {spec.split}")
+    dropped = len(part) - len(keep)
+    rows = rows[keep][: spec.limit]
+    part = ann.subset(rows)
+    images, origin = crop_people(images_dir, part.images, centers[rows], sides[rows], spec.resolution, spec.margin, f"LSPET {spec.split}")
+    return PoseSet(
+        images=images,
+        joints=to_crop(part.joints, part.annotated, origin),
+        annotated=part.annotated,
+        visible=part.visible,
+        norm=(torso[rows] / origin[:, 2]).astype(np.float32),
+        joint_ids=LSP_TO_MPII,
+        metric="pck",
+        margin=spec.margin,
+        origin=origin,
+        meta={"dataset": "lspet", "split": spec.split, "source": ann.source, "images_dir": str(images_dir),
+              "images": part.images, "dropped_missing_images": dropped,
+              "torso_rule_counts": np.bincount(rule[rows], minlength=3).tolist()},
+    )
