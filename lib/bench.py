@@ -1,0 +1,175 @@
+"""Training throughput on this machine, against the GPU's bf16 arithmetic ceiling.
+
+``python -m lib.bench`` times training steps (on-device augmentation and targets, forward,
+loss over all stacks, backward, RMSProp) of the paper's 8-stack PBN at 256×256 (PBN Sec. 4.2)
+and of the ``book`` profile's 3-stack PBN at 128×128, in plain fp32 eager mode and, on CUDA, on
+the engine's fast path (bf16 autocast, channels-last, optionally ``torch.compile``). It prints
+images/second, multiply-accumulates per image and, on CUDA, a measured bf16 matmul ceiling and
+the fraction of it reached (training ≈ 3 × forward MACs, 2 FLOP per MAC). The ``book`` profile's
+size (``lib.experiments.book_budget``) assumes 10% of the nominal peak until this is run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lib.data.augment import PBN_AUGMENT, DeviceData, make_batch
+from lib.data.poseset import PoseSet
+from lib.evaluate import precision
+from lib.experiments import make_experiment
+from lib.models import ModelConfig, build_model
+from lib.runtime import model_macs
+
+#: Dense bf16 tensor-core peaks in FLOP/s from the vendors' data sheets, by device-name substring
+#: (first match wins, so the PCIe and NVL variants come before the plain name).
+NOMINAL_BF16_PEAK: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756e12), ("H100 NVL", 835e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),
+    ("B200", 2250e12), ("A100", 312e12), ("L40S", 362e12), ("L40", 181e12), ("L4", 121e12), ("A10", 125e12),
+    ("RTX 4090", 165e12), ("RTX 3090", 71e12), ("V100", 125e12), ("T4", 65e12),
+)
+
+#: The models timed: the paper's benchmark network and the book profile's base model.
+MODELS: tuple[tuple[str, str, str], ...] = (("paper: 8-stack PBN 256x256", "pbn/large-mi5", "paper"),
+                                             ("book: 3-stack PBN 128x128", "pbn/mi5-d1-w64", "book"))
+
+
+def nominal_bf16_peak(device_name: str) -> float | None:
+    """The data-sheet dense bf16 peak of a GPU, or None when the name is not known."""
+    for key, flops in NOMINAL_BF16_PEAK:
+        if key in device_name:
+            return flops
+    return None
+
+
+def matmul_ceiling(device: torch.device, n: int = 8192, iters: int = 20) -> float:
+    """Measured bf16 FLOP/s of large square matmuls: a practical ceiling for this GPU."""
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize(device)
+    t = time.perf_counter()
+    for _ in range(iters):
+        a @ b
+    torch.cuda.synchronize(device)
+    return 2 * n**3 * iters / (time.perf_counter() - t)
+
+
+def fake_data(num_joints: int, input_size: int, device: torch.device, n: int = 256) -> DeviceData:
+    """Random crops and joints as a PoseSet on ``device`` (timing needs no real pixels)."""
+    rng = np.random.default_rng(0)
+    res = input_size * 5 // 4
+    ps = PoseSet(images=rng.integers(0, 256, (n, res, res, 3), dtype=np.uint8),
+                 joints=(rng.random((n, num_joints, 2)) * res * 0.6 + res * 0.2).astype(np.float32),
+                 annotated=np.ones((n, num_joints), bool), visible=np.ones((n, num_joints), bool),
+                 norm=np.full(n, res / 8.0, np.float32), joint_ids=tuple(range(num_joints)), metric="pckh",
+                 margin=1.25)
+    return DeviceData.from_poseset(ps, device)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One timing: ``images_per_s`` of training, ``macs`` forward per image, and the path used."""
+
+    model: str
+    mode: str
+    images_per_s: float
+    macs: int
+    batch_size: int
+
+    @property
+    def train_flops(self) -> float:
+        return 6.0 * self.macs * self.images_per_s
+
+
+def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: int, iters: int, warmup: int,
+                        fast: bool, compile: bool = False, name: str = "") -> Throughput:
+    """Images/second of full training steps of ``cfg`` (fast: bf16 + channels-last on CUDA)."""
+    torch.manual_seed(0)
+    model = build_model(cfg).to(device)
+    macs = model_macs(cfg)
+    bf16 = fast and device.type == "cuda"
+    if fast:
+        model.to(memory_format=torch.channels_last)
+    fwd = torch.compile(model) if compile else model
+    opt = torch.optim.RMSprop(model.parameters(), lr=2.5e-4, **({"foreach": True} if device.type == "cuda" else {}))
+    data = fake_data(cfg.num_joints, cfg.input_size, device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    model.train()
+
+    def step(i: int) -> None:
+        index = torch.arange(i * batch_size, (i + 1) * batch_size, device=device) % len(data)
+        batch = make_batch(data, index, PBN_AUGMENT, cfg.input_size, gen)
+        x = batch.inputs.contiguous(memory_format=torch.channels_last) if fast else batch.inputs
+        with precision(device, bf16):
+            outs = fwd(x)
+        loss = sum(((o.float() - batch.targets).square() * batch.weights[:, :, None, None]).mean() for o in outs)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for i in range(warmup):
+        step(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t = time.perf_counter()
+    for i in range(iters):
+        step(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    rate = iters * batch_size / (time.perf_counter() - t)
+    mode = "fp32 eager" if not fast else ("bf16 channels-last" + (" compiled" if compile else ""))
+    return Throughput(name, mode, rate, macs, batch_size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="images per step (default: the profile's batch size on CUDA, 1 on CPU)")
+    parser.add_argument("--iters", type=int, default=None, help="timed steps (default: 20 on CUDA, 1 on CPU)")
+    parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    cuda = device.type == "cuda"
+    if not cuda:
+        torch.set_num_threads(1)
+    iters, warmup = args.iters or (20 if cuda else 1), 5 if cuda else 1
+    name = torch.cuda.get_device_name(device) if cuda else "CPU (1 thread)"
+    print(f"device: {name}, torch {torch.__version__}")
+    ceiling = matmul_ceiling(device) if cuda else None
+    nominal = nominal_bf16_peak(name) if cuda else None
+    if cuda:
+        print(f"bf16 matmul ceiling: {ceiling / 1e12:.0f} TFLOP/s measured"
+              + (f", {nominal / 1e12:.0f} nominal" if nominal else ""))
+    else:
+        print("CPU: fp32 eager only, tiny timings (the fast path and the ceiling need CUDA)")
+    modes = [(False, False)] + ([(True, False)] + ([(True, True)] if args.compile else []) if cuda else [])
+    rows = []
+    for label, experiment, profile in MODELS:
+        exp = make_experiment(experiment, profile)
+        cfg, batch = exp.model, args.batch or (exp.schedule.batch_size if cuda else 1)
+        for fast, comp in modes:
+            r = training_throughput(cfg, device, batch_size=batch, iters=iters, warmup=warmup, fast=fast,
+                                    compile=comp, name=label)
+            frac = r.train_flops / ceiling if ceiling else None
+            rows.append({**r.__dict__, "train_tflops": r.train_flops / 1e12, "fraction_of_ceiling": frac,
+                         "fraction_of_nominal": r.train_flops / nominal if nominal else None})
+            print(f"{label:<28} {r.macs / 1e9:6.2f} GMACs/img  {r.mode:<28} {r.images_per_s:9.1f} img/s  "
+                  f"{r.train_flops / 1e12:7.2f} TFLOP/s" + (f"  {100 * frac:5.1f}% of ceiling" if frac else ""))
+    if args.json:
+        print(json.dumps({"device": name, "ceiling_flops": ceiling, "nominal_flops": nominal, "rows": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

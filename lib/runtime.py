@@ -1,0 +1,107 @@
+"""Where and how a run executes: device, precision, ``torchrun`` processes, the CPU budget.
+
+Nothing here changes what is computed, only where and how fast, so none of it enters a
+record's hash; the record's provenance says which device and precision produced it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, replace
+
+import torch
+import torch.distributed as dist
+
+from lib.experiments import Experiment
+from lib.models import ModelConfig, build_model, count_macs
+
+#: Training throughput of one CPU thread in multiply-accumulates per second (measured: 15-22e9
+#: for a 3-stack PBN at 128×128 in fp32 eager); used only to refuse hopeless CPU runs.
+CPU_MACS_PER_S_PER_THREAD = 15e9
+#: A CPU run estimated above this many seconds is refused unless ``allow_slow``.
+CPU_LIMIT_S = 1800.0
+#: People per validation split when ``val_limit`` is None, for the CPU estimate.
+VAL_SIZES = {"synthetic": 500, "lspet": 1000, "mpii": 2958}
+
+
+class TooSlowForDevice(RuntimeError):
+    """The run would take far too long on this device (a CPU asked for a GPU profile)."""
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a ``torchrun`` launch (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return cls(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def init_process_group(self, device: torch.device) -> None:
+        """Join the launch's process group (NCCL on CUDA, gloo on CPU) unless alone or joined."""
+        if self.active and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' was asked for but CUDA is not available; use --device cpu")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def resolve_bf16(name: str, device: torch.device) -> bool:
+    if name not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"unknown precision {name!r}; choose auto, bf16 or fp32")
+    if name == "bf16" and device.type != "cuda":
+        raise ValueError("precision bf16 needs CUDA (bf16 autocast is only used there); use fp32 on CPU")
+    return device.type == "cuda" and name != "fp32"
+
+
+@functools.lru_cache(maxsize=256)  # a pure function of a frozen config: safe to memoise
+def model_macs(cfg: ModelConfig) -> int:
+    """Forward multiply-accumulates per image of ``cfg`` (``lib.models.count_macs``), cheaply.
+
+    Counted on a 64×64 copy with the same hourglass depth and scaled by (S/64)²: every layer's
+    output, hence its MACs, scales exactly with the input area (S is a multiple of 64), and the
+    small forward pass takes milliseconds instead of seconds on a CPU.
+    """
+    small = replace(cfg, input_size=64, hourglass_depth=cfg.resolved_hourglass_depth)
+    with torch.no_grad():
+        macs = count_macs(build_model(small), 64)
+    return macs * (cfg.input_size // 64) ** 2
+
+
+def estimated_cpu_seconds(exp: Experiment, macs: int, threads: int) -> float:
+    """Training (3 × forward) plus validation MACs of the whole run at the assumed CPU rate."""
+    s, d = exp.schedule, exp.data
+    val = d.val_limit or VAL_SIZES.get(d.dataset, 1000)
+    total = macs * (3 * s.epochs * s.iters_per_epoch * s.batch_size + s.epochs * val)
+    return total / (CPU_MACS_PER_S_PER_THREAD * max(1, threads))
+
+
+def check_budget(exp: Experiment, macs: int, device: torch.device, allow_slow: bool) -> None:
+    """Refuse, before any data is loaded, a CPU run estimated to take over :data:`CPU_LIMIT_S`."""
+    if device.type != "cpu" or allow_slow:
+        return
+    seconds = estimated_cpu_seconds(exp, macs, torch.get_num_threads())
+    if seconds > CPU_LIMIT_S:
+        raise TooSlowForDevice(
+            f"{exp.name} (profile {exp.profile}) needs ~{seconds / 3600:.1f} h on this CPU "
+            f"({macs / 1e9:.2f} GMACs per image, {exp.schedule.epochs} epochs × {exp.schedule.iters_per_epoch} "
+            f"iterations × {exp.schedule.batch_size}); run it on a GPU, use --profile smoke, or pass --allow-slow")

@@ -1,0 +1,122 @@
+"""The results cache (lib.results, lib.runner): atomic records, reuse, provenance, recomputable metrics."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lib import checkpoint as ckpt
+from lib import runner
+from lib.data import load_poseset
+from lib.experiments import make_experiment
+from lib.metrics import pck_hits, pck_table
+from lib.results import load_record, record_path, records, write_record
+from lib.runner import run_dir, run_experiment
+from lib.train import RunOptions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def opts(tmp_path: Path) -> RunOptions:
+    return RunOptions(device="cpu", checkpoint_dir=str(tmp_path / "runs"), progress=False)
+
+
+def test_record_path_names_profile_dataset_experiment_seed_and_hash(tmp_path):
+    e = make_experiment("kpt/a-frozen", "smoke", "lspet", seed=3)
+    p = record_path(e, tmp_path)
+    assert p.parent == tmp_path / "smoke" / "lspet"
+    assert p.name.startswith("kpt-a-frozen-s3-") and p.suffix == ".json" and len(p.stem.split("-")[-1]) == 8
+
+
+def test_write_is_atomic_and_complete(tmp_path):
+    path = tmp_path / "p" / "d" / "x-s0-00000000.json"
+
+    class Boom:
+        def __array__(self, *a, **k):
+            raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        write_record(path, {"experiment": "x"}, {"pred": Boom()})
+    assert list(path.parent.iterdir()) == []  # neither a JSON nor a temporary file is left
+    write_record(path, {"experiment": "x", "seed": 0, "metrics": {"Mean": float("nan")}},
+                 {"hits": np.ones((2, 3), bool)})
+    rec = load_record(path)
+    assert rec.metrics["Mean"] is None  # strict JSON: nan is stored as null
+    assert rec.arrays()["hits"].shape == (2, 3) and oct(path.stat().st_mode & 0o777) == "0o644"
+    path.with_suffix(".npz").unlink()
+    with pytest.raises(ValueError, match="missing"):
+        load_record(path)
+
+
+def test_cache_round_trip_provenance_and_recomputable_metrics(tmp_path, monkeypatch):
+    exp = make_experiment("pbn/mi5-d1-w64", "tiny")
+    res = tmp_path / "results"
+    rec = run_experiment(exp, opts(tmp_path), results_dir=res)
+    d = rec.data
+    assert rec.path == record_path(exp, res) and rec.path.with_suffix(".npz").exists()
+    assert d["experiment"] == exp.name and d["seed"] == 0 and d["config"]["model"]["stacks"] == exp.model.stacks
+    assert len(d["history"]) == exp.schedule.epochs and d["model"]["params"] > 0 and d["model"]["macs"] > 0
+    prov = d["provenance"]
+    assert {"git", "device_name", "torch", "numpy", "date"} <= set(prov) and prov["device"] == "cpu"
+    assert d["run"]["images_per_s"] > 0 and d["run"]["wall_s"] > 0 and d["run"]["precision"] == "fp32"
+    assert set(d["per_joint"]) == {"all", "visible", "invisible"} and "l_ankle" in d["per_joint"]["all"]
+    # metrics recompute exactly from the stored hits, and from the stored predictions up to float16 rounding
+    a = rec.arrays()
+    table = pck_table(a["hits"], a["evaluated"], a["joint_ids"].tolist())
+    assert all(table[k] == pytest.approx(rec.metrics[k]) for k in table if rec.metrics[k] is not None)
+    val = load_poseset("synthetic", "val", resolution=exp.data.resolution, limit=exp.data.val_limit)
+    hits, evaluated = pck_hits(a["pred"].astype(np.float64), val.joints, val.annotated, val.norm, d["threshold"])
+    assert (evaluated == a["evaluated"]).all() and (hits == a["hits"]).mean() > 0.99
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached record must not retrain")
+
+    monkeypatch.setattr(runner, "train", no_training)
+    assert run_experiment(exp, opts(tmp_path), results_dir=res).data == d
+    monkeypatch.undo()
+    again = run_experiment(exp, opts(tmp_path), results_dir=res, force=True)
+    assert again.data["provenance"]["date"] >= d["provenance"]["date"]
+    assert again.metrics == d["metrics"] and (again.arrays()["pred"] == a["pred"]).all()  # CPU: bit-identical
+    df = records("tiny", "synthetic", results_dir=res)
+    assert list(df["experiment"]) == [exp.name] and {"Mean", "Hard", "params", "images_per_s"} <= set(df.columns)
+    assert records("tiny", "lspet", results_dir=res).empty
+
+
+def test_kptransfer_runs_its_source_first_and_reuses_it(tmp_path):
+    res = tmp_path / "results"
+    frozen = make_experiment("kpt/a-frozen", "tiny")
+    rec = run_experiment(frozen, opts(tmp_path), results_dir=res)
+    src = load_record(record_path(frozen.init, res))
+    assert src.experiment == "kpt/a-source" and rec.data["config"]["init"]["name"] == "kpt/a-source"
+    final = ckpt.load(run_dir(frozen.init, opts(tmp_path)) / ckpt.FINAL)["model"]
+    model = ckpt.load(run_dir(frozen, opts(tmp_path)) / ckpt.FINAL)["model"]
+    assert all(torch.equal(model[k], final[k]) for k in final if k.startswith(("stem.", "stacks.0.")))
+    assert rec.data["model"]["trainable_params"] < rec.data["model"]["params"]
+    assert set(rec.data["joint_ids"]) == set(frozen.eval_joints)
+    assert "Mean" in rec.metrics and not {"Head", "Sho."} & set(rec.metrics)  # S2 of split (a): limbs only
+
+
+def test_cli_lists_runs_and_reuses(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    listed = subprocess.run([sys.executable, "-m", "lib.train", "--list"], cwd=REPO, env=env, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert "pbn/mi5-d1-w64" in listed and "kpt/d-random" in listed and len(listed) == 43
+    cmd = [sys.executable, "-m", "lib.train", "kpt/c-source", "--profile", "tiny", "--seed", "1", "--json", "--quiet",
+           "--results", str(tmp_path / "r"), "--checkpoint-dir", str(tmp_path / "c")]
+    first, second = (json.loads(subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                                               check=True).stdout.splitlines()[-1]) for _ in range(2))
+    assert (first["cached"], second["cached"]) == (False, True) and first["metrics"] == second["metrics"]
+    assert first["seed"] == 1 and Path(first["record"]).exists()
+    bad = subprocess.run([sys.executable, "-m", "lib.train", "pbn/linear", "--profile", "book", "--device", "cpu",
+                          "--results", str(tmp_path / "r")], cwd=REPO, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--allow-slow" in bad.stderr

@@ -1,0 +1,190 @@
+"""The training engine (lib.train): tiny end-to-end runs, the loss, freezing, resume, NaN, CPU budget."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from lib import checkpoint as ckpt
+from lib.experiments import PROFILES, config_hash, make_experiment
+from lib.models import build_model
+from lib.bench import nominal_bf16_peak, training_throughput
+from lib.results import load_record
+from lib.runner import run_experiment
+from lib.runtime import model_macs
+from lib.train import NonFiniteLoss, RunOptions, TooSlowForDevice, heatmap_loss, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def opts(tmp_path: Path, **kw) -> RunOptions:
+    return RunOptions(device="cpu", checkpoint_dir=str(tmp_path / "runs"), progress=False, **kw)
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tiny_pbn_run_end_to_end(tmp_path, capsys):
+    exp = make_experiment("pbn/mi5-d1-w64", "tiny")
+    r = train(exp, opts(tmp_path))
+    s = exp.schedule
+    assert [h["epoch"] for h in r.history] == list(range(1, s.epochs + 1))
+    assert r.images == s.epochs * s.iters_per_epoch * s.batch_size and r.images_per_s > 0
+    assert all(math.isfinite(h["train_loss"]) and math.isfinite(h["val_loss"]) for h in r.history)
+    assert r.history[-1]["val_loss"] < r.history[0]["val_loss"]  # it learns something, even this small
+    ev = r.evaluation
+    assert ev.hits.shape == ev.evaluated.shape == (16, 16) and ev.pred.shape == (16, 16, 2)
+    assert set(ev.table) >= {"Head", "Ank.", "Mean", "Hard"} and 0 <= ev.table["Mean"] <= 100
+    assert r.history[-1]["lr"] == pytest.approx(s.lr * s.gamma)  # the milestone at epoch 1 acted
+    final = ckpt.load(r.run_dir / ckpt.FINAL)
+    assert states_equal(final["model"], r.model.state_dict())
+    assert capsys.readouterr() == ("", "")  # progress=False is silent
+
+
+def test_loss_uses_each_stacks_own_joints_and_masks_missing_ones():
+    targets = torch.rand(2, 4, 8, 8)
+    weights = torch.tensor([[1.0, 1, 0, 1], [1, 1, 1, 1]])
+    out0 = torch.rand(2, 2, 8, 8, requires_grad=True)   # stack 0 predicts columns (3, 1)
+    out1 = torch.rand(2, 4, 8, 8, requires_grad=True)   # stack 1 predicts all four
+    loss = heatmap_loss([[3, 1], [0, 1, 2, 3]], (0, 1), 4, torch.device("cpu"))([out0, out1], targets, weights)
+    w1 = weights[:, :, None, None]
+    expected = ((out0 - targets[:, [3, 1]]).square()).mean() + ((out1 - targets).square() * w1).mean()
+    assert loss.item() == pytest.approx(expected.item())
+    only_last = heatmap_loss([[3, 1], [0, 1, 2, 3]], (1,), 4, torch.device("cpu"))([out0, out1], targets, weights)
+    only_last.backward()
+    assert out0.grad is None and out1.grad[0, 2].abs().sum() == 0  # unsupervised stack, masked joint
+
+
+def test_kptransfer_frozen_keeps_source_stacks_and_trains_the_rest(tmp_path):
+    source = make_experiment("kpt/a-source", "tiny")
+    src = train(source, opts(tmp_path)).model.state_dict()
+    frozen = make_experiment("kpt/a-frozen", "tiny")
+    transfer = make_experiment("kpt/a-transfer", "tiny")
+    assert frozen.loss_stacks == (1,) and transfer.loss_stacks == (0, 1) and frozen.freeze_stacks == 1
+    r = train(frozen, opts(tmp_path), init_weights=src)
+    after = r.model.state_dict()
+    kept = [k for k in src if k.startswith(("stem.", "stacks.0."))]
+    assert kept and all(torch.equal(after[k], src[k]) for k in kept)  # weights and BN statistics
+    trainable = {n for n, p in r.model.named_parameters() if p.requires_grad}
+    assert trainable and not any(n.startswith(("stem.", "stacks.0.")) for n in trainable)
+    assert any(n.startswith("fusions.0.") for n in trainable)  # the new network's input layer learns
+    fresh = build_model(frozen.model).state_dict()
+    assert not torch.equal(after["stacks.1.head.out.weight"], fresh["stacks.1.head.out.weight"])
+    t = train(transfer, opts(tmp_path), init_weights=src).model
+    assert all(p.requires_grad for p in t.parameters())
+    assert not torch.equal(t.state_dict()["stacks.0.head.out.weight"], src["stacks.0.head.out.weight"])
+    with pytest.raises(ValueError, match="init_weights"):
+        train(transfer, opts(tmp_path / "other"))
+
+
+def test_plateau_schedule_keeps_the_best_epoch(tmp_path):
+    exp = make_experiment("kpt/b-random", "tiny")
+    r = train(exp, opts(tmp_path))
+    scores = [h["score"] for h in r.history]
+    assert r.selected_epoch == 1 + max(range(len(scores)), key=lambda i: (scores[i], -i))
+    assert r.evaluation.table["Mean"] == pytest.approx(scores[r.selected_epoch - 1])
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import sys, torch
+    torch.set_num_threads(1)
+    from dataclasses import replace
+    from lib.experiments import PROFILES, config_hash, make_experiment
+    from lib.train import RunOptions, train
+    p = PROFILES["tiny"]
+    p = replace(p, step=replace(p.step, iters_per_epoch=4))
+    exp = make_experiment("pbn/linear", p)
+    train(exp, RunOptions(device="cpu", checkpoint_dir=sys.argv[1], progress=False, checkpoint_every=2,
+                          kill_after=int(sys.argv[2])))
+""")
+
+
+@pytest.mark.parametrize("kill_after", [3, 7])  # mid-epoch 1 (from scratch), mid-epoch 2 (mid-epoch checkpoint)
+def test_killed_run_resumes_to_identical_weights(tmp_path, kill_after):
+    p = PROFILES["tiny"]
+    p = replace(p, step=replace(p.step, iters_per_epoch=4))
+    exp = make_experiment("pbn/linear", p)
+    straight = train(exp, opts(tmp_path / "a", checkpoint_every=2))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "b" / "runs"), str(kill_after)],
+                            cwd=REPO, env=env, capture_output=True, text=True)
+    assert killed.returncode == 75, killed.stderr
+    state = ckpt.load(next((tmp_path / "b" / "runs").iterdir()) / ckpt.LAST)
+    assert (state["epoch"], state["iteration"]) == ((0, 2) if kill_after == 3 else (1, 2))
+    resumed = train(exp, opts(tmp_path / "b", checkpoint_every=2))
+    assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
+    strip = lambda h: [{k: v for k, v in e.items() if "seconds" not in k} for e in h]  # noqa: E731
+    assert strip(straight.history) == strip(resumed.history)
+    assert (straight.evaluation.hits == resumed.evaluation.hits).all()
+
+
+def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    p = PROFILES["tiny"]
+    p = replace(p, step=replace(p.step, epochs=3, milestones=(1,), gamma=1e30))  # lr explodes in epoch 2
+    exp = make_experiment("pbn/linear", p)
+    with pytest.raises(NonFiniteLoss, match="last good checkpoint"):
+        train(exp, opts(tmp_path))
+    state = ckpt.load(next((tmp_path / "runs").iterdir()) / ckpt.LAST)
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values()
+                                       if v.is_floating_point())
+
+
+def test_cpu_refuses_a_gpu_profile_before_loading_data(tmp_path):
+    exp = make_experiment("pbn/mi5-d1-w64", "book", dataset="mpii")
+    with pytest.raises(TooSlowForDevice, match="--allow-slow"):
+        train(exp, opts(tmp_path, data_root=str(tmp_path / "no-data-here")))
+
+
+def test_bad_options_fail_clearly(tmp_path):
+    exp = make_experiment("pbn/linear", "tiny")
+    with pytest.raises(ValueError, match="bf16 needs CUDA"):
+        train(exp, opts(tmp_path, precision="bf16"))
+    with pytest.raises(ValueError, match="unknown precision"):
+        train(exp, opts(tmp_path, precision="fp16"))
+
+
+def test_the_same_command_resumes_after_sigkill(tmp_path):
+    """``python -m lib.train`` killed (SIGKILL, after its first checkpoint) and run again ends as if never killed."""
+    exp = make_experiment("pbn/linear", "tiny", seed=2)
+    straight = run_experiment(exp, opts(tmp_path / "a"), results_dir=tmp_path / "a" / "results")
+    cmd = [sys.executable, "-m", "lib.train", "pbn/linear", "--profile", "tiny", "--seed", "2", "--quiet", "--json",
+           "--results", str(tmp_path / "b" / "results"), "--checkpoint-dir", str(tmp_path / "b" / "runs"),
+           "--checkpoint-every", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    last = tmp_path / "b" / "runs" / config_hash(exp) / ckpt.LAST
+    deadline = time.monotonic() + 60
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (tmp_path / "b" / "results").exists() or not list((tmp_path / "b" / "results").rglob("*.json"))
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    out = json.loads(again.stdout.splitlines()[-1])
+    assert out["cached"] is False and out["metrics"] == straight.metrics
+    resumed = load_record(out["record"])
+    assert (resumed.arrays()["pred"] == straight.arrays()["pred"]).all()
+    assert list(resumed.history["train_loss"]) == list(straight.history["train_loss"])
+
+
+def test_bench_times_training_steps_and_knows_gpu_peaks():
+    exp = make_experiment("pbn/mi5-d1-w64", "tiny")
+    t = training_throughput(exp.model, torch.device("cpu"), batch_size=2, iters=1, warmup=0, fast=False)
+    assert t.images_per_s > 0 and t.macs == model_macs(exp.model) and t.train_flops == 6 * t.macs * t.images_per_s
+    assert nominal_bf16_peak("NVIDIA H100 80GB HBM3") == 989e12 and nominal_bf16_peak("NVIDIA H100 PCIe") == 756e12
+    assert nominal_bf16_peak("Some Future GPU") is None
