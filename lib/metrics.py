@@ -248,7 +248,7 @@ def load_mpii_gt(path: str | Path) -> MpiiGroundTruth:
     The file holds ``pos_gt_src`` (16×2×N), ``headboxes_src`` (2×2×N), ``jnt_missing`` (16×N) and
     optionally ``visible`` (16×N); ``detections_our_format.mat`` has no visibility.
     """
-    mat = _loadmat(path)
+    mat = load_mat(path)
     need = ("pos_gt_src", "headboxes_src", "jnt_missing")
     lacking = [k for k in need if k not in mat]
     if lacking:
@@ -283,7 +283,7 @@ def load_predictions(path: str | Path) -> np.ndarray:
     if path.suffix == ".npy":
         preds = np.load(path)
     elif path.suffix == ".mat":
-        mat = _loadmat(path)
+        mat = load_mat(path)
         if "preds" not in mat:
             raise ValueError(f"{path} has no 'preds' entry (found {_keys(mat)}); save predictions as preds")
         preds = np.asarray(mat["preds"])
@@ -371,14 +371,16 @@ def _percent(correct: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.divide(100.0 * correct, count, out=np.full_like(count, np.nan), where=count > 0)
 
 
-def _loadmat(path: str | Path) -> dict:
+def load_mat(path: str | Path) -> dict:
+    """A MATLAB ``.mat`` file as a dict; clear errors for a missing or unreadable file."""
     from scipy.io import loadmat  # scipy only for the file readers
+    from scipy.io.matlab import MatReadError
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} does not exist")
     try:
         return loadmat(str(path))
-    except (OSError, ValueError, NotImplementedError) as e:
+    except (OSError, ValueError, NotImplementedError, MatReadError) as e:
         raise ValueError(f"cannot read {path} as a MATLAB .mat file ({e})") from e
 
 

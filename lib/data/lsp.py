@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.io
+
 
 from lib.joints import LSP_JOINTS, NUM_LSP_JOINTS
+from lib.metrics import load_mat
 
 _R_SHO, _L_SHO = LSP_JOINTS.index("r_shoulder"), LSP_JOINTS.index("l_shoulder")
 _R_HIP, _L_HIP = LSP_JOINTS.index("r_hip"), LSP_JOINTS.index("l_hip")
@@ -80,10 +81,7 @@ def read_lsp(path: str | Path, *, third_row: str = "auto") -> LspAnnotations:
         raise ValueError(f"third_row must be 'auto', 'visible' or 'occluded', got {third_row!r}")
     if not path.is_file():
         raise FileNotFoundError(f"LSP annotation file {path} not found (joints.mat)")
-    try:
-        m = scipy.io.loadmat(path)
-    except Exception as e:  # scipy raises several unrelated types for corrupt files
-        raise ValueError(f"{path} is not a readable .mat file ({e})") from e
+    m = load_mat(path)
     if "joints" not in m:
         raise ValueError(f"{path}: no variable 'joints' (found {sorted(k for k in m if not k.startswith('__'))})")
     raw = np.asarray(m["joints"], dtype=np.float64)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from lib.joints import MPII_JOINTS, NUM_MPII_JOINTS
+from lib.metrics import load_mpii_gt
 
 _HEAD_TOP, _UPPER_NECK = MPII_JOINTS.index("head_top"), MPII_JOINTS.index("upper_neck")
 
@@ -234,27 +234,12 @@ def _scales(scale: np.ndarray, path: Path) -> np.ndarray:
 def read_gt_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The official validation ground truth: ``(joints N×16×2, missing N×16 bool, headboxes N×2×2)``.
 
-    Coordinates are returned 1-based as stored (the official evaluation compares them with
-    1-based predictions); :func:`attach_headboxes` converts them.
+    Read by :func:`lib.metrics.load_mpii_gt` (one reader for the file). Coordinates are returned
+    1-based as stored (the official evaluation compares them with 1-based predictions);
+    :func:`attach_headboxes` converts them.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MPII ground-truth file {path} not found (detections_our_format.mat)")
-    try:
-        m = scipy.io.loadmat(path)
-    except Exception as e:  # scipy raises several unrelated types for corrupt files
-        raise ValueError(f"{path} is not a readable .mat file ({e})") from e
-    for key in ("pos_gt_src", "jnt_missing", "headboxes_src"):
-        if key not in m:
-            raise ValueError(f"{path}: no {key!r}; expected the official detections_our_format.mat")
-    pos, missing, boxes = m["pos_gt_src"], m["jnt_missing"], m["headboxes_src"]
-    n = pos.shape[-1]
-    if pos.shape != (NUM_MPII_JOINTS, 2, n) or missing.shape != (NUM_MPII_JOINTS, n) or boxes.shape != (2, 2, n):
-        raise ValueError(
-            f"{path}: shapes pos_gt_src {pos.shape}, jnt_missing {missing.shape}, headboxes_src {boxes.shape}; "
-            "expected 16×2×N, 16×N and 2×2×N"
-        )
-    return (pos.transpose(2, 0, 1).astype(np.float32), missing.T.astype(bool), boxes.transpose(2, 0, 1).astype(np.float32))
+    gt = load_mpii_gt(path)
+    return gt.joints.astype(np.float32), ~gt.annotated, gt.headboxes.astype(np.float32)
 
 
 def attach_headboxes(ann: MpiiAnnotations, gt_mat: str | Path) -> MpiiAnnotations:
