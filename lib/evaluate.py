@@ -21,7 +21,7 @@ from lib.data.augment import NO_AUGMENT, DeviceData, heatmap_to_crop, make_batch
 from lib.data.poseset import PoseSet
 from lib.heatmaps import decode, flip_heatmaps, flip_pairs_for
 from lib.joints import MPII_JOINTS
-from lib.metrics import PCK_THRESHOLD, PCKH_THRESHOLD, per_joint, pck_hits, visibility_tables
+from lib.metrics import PCK_THRESHOLD, PCKH_THRESHOLD, pck_hits, pck_table, per_joint, visibility_tables
 
 LossFn = Callable[[list[Tensor], Tensor, Tensor], Tensor]
 
@@ -34,7 +34,10 @@ class Evaluation:
         pred: ``N×J×2`` predictions in crop pixels; ``maxvals``: heatmap peak values.
         hits, evaluated, visible: per-person correctness, evaluation mask, visibility flags.
         loss: the training loss on unaugmented validation inputs and targets.
-        tables: ``{"all", "visible", "invisible"}`` → ``lib.metrics.pck_table`` rows.
+        tables: ``{"all", "visible", "invisible"}`` → ``lib.metrics.pck_table`` rows, plus
+            ``"self_occluded"`` and ``"other_occluded"`` when the data knows why a joint is
+            hidden (the synthetic benchmark: PBN Fig. 7's two cases).
+        occlusion: ``N×J`` 0 visible / 1 self-occluded / 2 other-occluded, or None.
         threshold: 0.5 (PCKh) or 0.2 (PCK).
     """
 
@@ -47,6 +50,7 @@ class Evaluation:
     tables: dict[str, dict[str, float]]
     joint_ids: tuple[int, ...]
     threshold: float
+    occlusion: np.ndarray | None = None
 
     @property
     def table(self) -> dict[str, float]:
@@ -113,6 +117,10 @@ def evaluate(model: torch.nn.Module, data: DeviceData, ps: PoseSet, cols: Sequen
     threshold = threshold_for(ps.metric)
     hits, evaluated = pck_hits(pred, gt, annotated, ps.norm, threshold)
     tables = visibility_tables(hits, evaluated, visible, joint_ids)
+    occlusion = None if ps.occlusion is None else ps.occlusion[:, cols].astype(np.int8)
+    if occlusion is not None:
+        for name, code in (("self_occluded", 1), ("other_occluded", 2)):
+            tables[name] = pck_table(hits, evaluated & (occlusion == code), joint_ids)
     return Evaluation(pred=pred.astype(np.float32), maxvals=maxvals.astype(np.float32), hits=hits,
                       evaluated=evaluated, visible=visible.astype(bool), loss=loss, tables=tables,
-                      joint_ids=joint_ids, threshold=threshold)
+                      joint_ids=joint_ids, threshold=threshold, occlusion=occlusion)

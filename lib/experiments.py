@@ -43,6 +43,7 @@ from lib.models import ModelConfig
 
 DATASETS: dict[str, tuple[int, ...]] = {
     "synthetic": tuple(range(J.NUM_MPII_JOINTS)),
+    "synthetic-mpii": tuple(range(J.NUM_MPII_JOINTS)),
     "mpii": tuple(range(J.NUM_MPII_JOINTS)),
     "lspet": J.LSP_TO_MPII,
 }

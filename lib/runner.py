@@ -96,6 +96,8 @@ def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple
     }
     arrays = {"pred": ev.pred.astype(np.float16), "maxvals": ev.maxvals.astype(np.float16), "hits": ev.hits,
               "evaluated": ev.evaluated, "visible": ev.visible, "joint_ids": np.asarray(ev.joint_ids, np.int8)}
+    if ev.occlusion is not None:
+        arrays["occlusion"] = ev.occlusion
     return record, arrays
 
 

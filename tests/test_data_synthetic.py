@@ -249,3 +249,16 @@ def test_poses_from_mpii():
 
 def test_bench_reports_a_rate():
     assert synthetic.bench(n=20) > 20  # images per second; the real rate is ~300 (see the report)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not os.environ.get("POSE_DATA") or not (Path(os.environ["POSE_DATA"]) / "mpii" / "mpii_annotations.json.gz").is_file(),
+                    reason="synthetic-mpii renders MPII's poses: set POSE_DATA to a folder with mpii/mpii_annotations.json.gz")
+def test_synthetic_mpii_dataset_renders_the_splits_mpii_poses(tmp_path):
+    from lib.data import load_poseset
+
+    train = load_poseset("synthetic-mpii", "train", limit=8, cache_dir=tmp_path)
+    val = load_poseset("synthetic-mpii", "val", limit=8, cache_dir=tmp_path)
+    assert train.meta["config"]["poses"] == "mpii" and train.meta["config"]["pose_split"] == "train"
+    assert val.meta["config"]["pose_split"] == "val" and train.occlusion is not None
+    assert not np.array_equal(train.joints, val.joints)

@@ -50,6 +50,9 @@ def test_tiny_pbn_run_end_to_end(tmp_path, capsys):
     ev = r.evaluation
     assert ev.hits.shape == ev.evaluated.shape == (16, 16) and ev.pred.shape == (16, 16, 2)
     assert set(ev.table) >= {"Head", "Ank.", "Mean", "Hard"} and 0 <= ev.table["Mean"] <= 100
+    # synthetic data knows why a joint is hidden: PBN Fig. 7's self- and other-occlusion tables
+    assert ev.occlusion is not None and set(ev.tables) >= {"self_occluded", "other_occluded"}
+    assert ((ev.occlusion > 0) == (ev.evaluated & ~ev.visible)).sum() >= 0.9 * ev.evaluated.sum()
     assert r.history[-1]["lr"] == pytest.approx(s.lr * s.gamma)  # the milestone at epoch 1 acted
     final = ckpt.load(r.run_dir / ckpt.FINAL)
     assert states_equal(final["model"], r.model.state_dict())

@@ -23,7 +23,10 @@ from lib.data.poseset import PoseSet
 if TYPE_CHECKING:
     from lib.data.synthetic import SyntheticConfig
 
-DATASETS = ("synthetic", "lspet", "mpii")
+DATASETS = ("synthetic", "synthetic-mpii", "lspet", "mpii")
+#: Synthetic datasets and their pose sources: the built-in kinematic generator, or the real MPII
+#: poses of the same split (a real pose distribution, for the occlusion study of PBN Fig. 7).
+SYNTHETIC_POSES = {"synthetic": "generator", "synthetic-mpii": "mpii"}
 SPLITS = ("train", "val")
 DEFAULT_RESOLUTION, DEFAULT_MARGIN = 128, 1.25
 #: People rendered per split when no SyntheticConfig is given.
@@ -51,7 +54,8 @@ def load_poseset(
     """The ``split`` (``"train"``/``"val"``) people of dataset ``name`` as person crops.
 
     Args:
-        name: ``"synthetic"``, ``"lspet"`` (LSP Extended; ``"val"`` = its last 1,000 images) or
+        name: ``"synthetic"`` (generated poses), ``"synthetic-mpii"`` (MPII's poses of the
+            split rendered synthetically; needs the MPII annotations), ``"lspet"`` (LSP Extended; ``"val"`` = its last 1,000 images) or
             ``"mpii"`` (the usual 22,246 / 2,958 split).
         data_root: the datasets' folder; default ``$POSE_DATA``. Not needed when a matching
             pack is cached (nor for synthetic data with generated poses).
@@ -73,11 +77,11 @@ def load_poseset(
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    if synthetic is not None and name != "synthetic":
-        raise ValueError(f"a SyntheticConfig was given for dataset {name!r}; it only applies to 'synthetic'")
+    if synthetic is not None and name not in SYNTHETIC_POSES:
+        raise ValueError(f"a SyntheticConfig was given for dataset {name!r}; it only applies to {sorted(SYNTHETIC_POSES)}")
     synth_meta = None
-    if name == "synthetic":
-        synthetic = synthetic_config_for(split, synthetic, resolution, margin, limit)
+    if name in SYNTHETIC_POSES:
+        synthetic = synthetic_config_for(split, synthetic, resolution, margin, limit, poses=SYNTHETIC_POSES[name])
         resolution, margin = synthetic.resolution, synthetic.margin
         synth_meta = json.loads(json.dumps(asdict(synthetic), default=str))
     resolution = DEFAULT_RESOLUTION if resolution is None else int(resolution)
@@ -86,7 +90,7 @@ def load_poseset(
         raise ValueError(f"need resolution >= 16 and margin >= 1, got {resolution} and {margin}")
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    spec = pack.PackSpec(name, split, resolution, margin, limit, require_images or name == "synthetic", synthetic=synth_meta)
+    spec = pack.PackSpec(name, split, resolution, margin, limit, require_images or name in SYNTHETIC_POSES, synthetic=synth_meta)
     if not rebuild:
         full = replace(spec, limit=None)
         found = pack.read_pack(cache / full.file_name(), full) if limit is not None else None
@@ -102,7 +106,7 @@ def load_poseset(
                               "people whose images were missing when it was built", stacklevel=2)
             return found
 
-    if name == "synthetic":
+    if name in SYNTHETIC_POSES:
         from lib.data.synthetic import render_poseset  # lazy: synthetic imports lib.data itself
 
         root = resolve_data_root(data_root) if data_root is not None else None
@@ -123,7 +127,7 @@ def load_poseset(
 
 
 def synthetic_config_for(split: str, cfg: "SyntheticConfig | None", resolution: int | None,
-                         margin: float | None, limit: int | None) -> "SyntheticConfig":
+                         margin: float | None, limit: int | None, poses: str = "generator") -> "SyntheticConfig":
     """The renderer configuration of ``split``: ``cfg`` (or a default), re-seeded for validation.
 
     An explicit ``resolution``/``margin`` must agree with an explicit ``cfg``: two different
@@ -136,6 +140,8 @@ def synthetic_config_for(split: str, cfg: "SyntheticConfig | None", resolution: 
             num=limit or DEFAULT_SYNTHETIC_NUM[split],
             resolution=DEFAULT_RESOLUTION if resolution is None else int(resolution),
             margin=DEFAULT_MARGIN if margin is None else float(margin),
+            poses=poses,
+            pose_split=split if poses == "mpii" else "all",
         )
     for arg, value in (("resolution", resolution), ("margin", margin)):
         if value is not None and getattr(cfg, arg) != value:
