@@ -38,6 +38,13 @@ def screenshot(page: Path, out: Path, height: int) -> None:
     subprocess.run(args, check=True, capture_output=True, timeout=120)
 
 
+def redirect_target(page: Path) -> Path:
+    """The page a meta-refresh redirect (Jupyter Book's ``index.html``) points to; headless Chromium
+    hangs on the redirect itself instead of following it."""
+    m = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', page.read_text(errors="replace"), re.I)
+    return (page.parent / m.group(1)).resolve() if m else page
+
+
 def check(page: Path) -> list[str]:
     """Problems visible in a rendered page's HTML."""
     html = page.read_text(errors="replace")
@@ -59,7 +66,7 @@ def main() -> None:
         sys.exit(f"{HTML / 'index.html'} does not exist: run `make book` first")
     args.out.mkdir(parents=True, exist_ok=True)
     failed = False
-    pages = [HTML / "index.html"] + sorted((HTML / "book").rglob("*.html"))
+    pages = list(dict.fromkeys([redirect_target(HTML / "index.html")] + sorted((HTML / "book").rglob("*.html"))))
     for page in pages:
         name = page.relative_to(HTML).with_suffix("").as_posix().replace("/", "_")
         screenshot(page, args.out / f"{name}.png", args.height)

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # no pyplot: writes files without touching the global backend
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -60,7 +57,8 @@ def preview(ps: PoseSet, out: str | Path, *, n: int = 16, seed: int = 0, aug: Au
     k = len(index)
     cols = int(np.ceil(np.sqrt(k)))
     rows = int(np.ceil(k / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows + (0.3 if title else 0)), squeeze=False)
+    fig = Figure(figsize=(2.2 * cols, 2.2 * rows + (0.3 if title else 0)))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for b in range(k):
@@ -82,5 +80,4 @@ def preview(ps: PoseSet, out: str | Path, *, n: int = 16, seed: int = 0, aug: Au
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out

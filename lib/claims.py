@@ -1,0 +1,718 @@
+"""Every claim of both papers, and our verdict on each from the records of one profile.
+
+A :class:`Claim` names where a paper makes it (section, table, figure), what it says in the
+paper's own numbers, and how we test it: one or more :class:`Comparison` of two experiments of
+:mod:`lib.experiments` (A − B) on a :class:`Selection` of joints, and the claimed direction of
+A − B. The verdict comes from :mod:`lib.stats`: PCK differences from a bootstrap over validation
+images and seeds (:func:`lib.stats.bootstrap_diff`), training losses and convergence from a
+t-interval over per-seed differences (:func:`lib.stats.seed_interval`), then
+:func:`lib.stats.verdict`. A claim with several comparisons ("D = 2 is worse for every width")
+is **confirmed** when all are, **not confirmed** when any is, and **inconclusive** otherwise.
+
+Directions (of A − B): ``"A > B"``, ``"A < B"``, ``"A ≈ B"`` (inside ±``margin``), ``"A ≤ B"``
+(A is not better by more than ``margin``: "does not improve") and ``"A ≥ B"`` (A is not worse by
+more than ``margin``: "retains the accuracy"). Claims about the data rather than trained models
+(the mutual-information groups of PBN Sec. 3.1, the parameter counts of Table 6) are checked by
+:func:`structural_verdicts`; the benchmark comparisons with other published methods (PBN
+Tables 1-5) cannot be tested here and are listed as ``not tested`` with the reason.
+
+Verdict values: ``confirmed``, ``not confirmed``, ``inconclusive``, ``no record`` (a needed
+run has no record in ``results/``), ``not measurable`` (e.g. no invisible joints in the data),
+``no data`` (needs ``POSE_DATA``), ``not tested``. Verdicts computed from ``smoke`` records are
+labelled as such: tiny CPU models trained for seconds exercise the code, they are not evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lib import joints as J
+from lib.experiments import Experiment, get_profile, make_experiment
+from lib.results import Record, find_record
+from lib.stats import Interval, bootstrap_diff, pooled_pck, seed_interval, verdict
+
+#: The largest difference, in PCK points, still read as "no difference" / "no gain" (claims
+#: with direction ``A ≈ B``, ``A ≤ B``, ``A ≥ B`` on PCK). Half a point is about the size of the
+#: smallest effects the papers report as real (PBN's negative transfer, 0.30 / 0.45).
+NO_DIFFERENCE_MARGIN = 0.5
+#: The same for the convergence measure (mean validation PCK over the epochs both runs have).
+CONVERGENCE_MARGIN = 1.0
+#: Bootstrap replicates per comparison.
+N_BOOT = 2000
+
+DIRECTIONS = ("A > B", "A < B", "A ≈ B", "A ≤ B", "A ≥ B")
+METRICS = ("pck", "train_loss", "convergence")
+VERDICTS = ("confirmed", "not confirmed", "inconclusive", "no record", "not measurable", "no data", "not tested")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which joints a comparison scores: MPII ids (``None``: every evaluated joint but pelvis and
+    thorax, the papers' "Mean"/"Average"), and which of them (``all``, ``visible``, ``invisible``)."""
+
+    label: str
+    joints: tuple[int, ...] | None = None
+    visibility: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.visibility not in ("all", "visible", "invisible"):
+            raise ValueError(f"visibility must be all, visible or invisible, got {self.visibility!r}")
+
+
+MEAN = Selection("Mean")
+HARD = Selection("ten hard joints", J.HARD_JOINTS)
+HARD_VISIBLE = Selection("ten hard joints, visible", J.HARD_JOINTS, "visible")
+HARD_INVISIBLE = Selection("ten hard joints, invisible", J.HARD_JOINTS, "invisible")
+UPPER = Selection("upper body", J.UPPER_BODY)
+LOWER_NO_ANKLES = Selection("lower body without ankles", tuple(j for j in J.LOWER_BODY if j not in J.ANKLES))
+
+
+def column(name: str, visibility: str = "all") -> Selection:
+    """The joints of a paper table column (``Wri.``, ``Knee``, ...; :data:`lib.joints.TABLE_COLUMNS`)."""
+    label = name if visibility == "all" else f"{name}, {visibility}"
+    return Selection(label, J.TABLE_COLUMNS[name], visibility)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A − B: experiment ``a`` against experiment ``b`` on ``selection``, by ``metric``.
+
+    ``metric``: ``pck`` (pooled PCK of the selection, bootstrap over images and seeds),
+    ``train_loss`` (final training loss, per-seed differences), ``convergence`` (mean validation
+    ``Mean`` over the epochs both runs have, per-seed differences; KPTransfer Fig. 3).
+    """
+
+    a: str
+    b: str
+    selection: Selection = HARD
+    metric: str = "pck"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper and how this study tests it.
+
+    Attributes:
+        id: short stable name (``pbn-depth``, ``kpt-c-average`` ...).
+        paper: ``PBN`` (Tang & Wu 2019) or ``KPTransfer`` (Vats et al. 2019).
+        where: section / table / figure of the paper.
+        statement: the claim as we test it.
+        paper_says: what the paper reports (its numbers, or a quote when it gives none).
+        chapter: the book chapter that studies it (``mi``, ``pbn``, ``kpt``).
+        comparisons: the experiments compared (empty for structural and untested claims).
+        direction: the claimed sign of A − B (:data:`DIRECTIONS`).
+        margin: points counted as no difference for ``A ≈ B``, ``A ≤ B``, ``A ≥ B``.
+        kind: ``records`` (trained runs), ``groups`` / ``params`` (:func:`structural_verdicts`)
+            or ``untested`` (reason in ``note``).
+        note: why it is untested, or a caveat of our test.
+    """
+
+    id: str
+    paper: str
+    where: str
+    statement: str
+    paper_says: str
+    chapter: str
+    comparisons: tuple[Comparison, ...] = ()
+    direction: str = "A > B"
+    margin: float = 0.0
+    kind: str = "records"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.direction in ("A ≈ B", "A ≤ B", "A ≥ B") and self.kind == "records" and self.margin <= 0:
+            raise ValueError(f"claim {self.id}: direction {self.direction} needs a margin > 0")
+
+
+def _widths(a: str, b: str, sel: Selection = HARD, metric: str = "pck") -> tuple[Comparison, ...]:
+    """One comparison per branch width W ∈ {32, 64, 128, 256}; ``{w}`` in the names is filled in."""
+    return tuple(Comparison(a.format(w=w), b.format(w=w), sel, metric, f"W={w}") for w in (32, 64, 128, 256))
+
+
+def _kpt(split: str, sel: Selection = MEAN, a: str = "transfer", b: str = "random", metric: str = "pck") -> Comparison:
+    return Comparison(f"kpt/{split}-{a}", f"kpt/{split}-{b}", sel, metric, f"split ({split})")
+
+
+_M, _CM = NO_DIFFERENCE_MARGIN, CONVERGENCE_MARGIN
+_PBN_BASE = "pbn/mi5-d1-w64"
+
+#: Every claim of both papers, in the order the book discusses them.
+CLAIMS: tuple[Claim, ...] = (
+    # ---- PBN Sec. 3.1: mutual information -----------------------------------------------------
+    Claim("pbn-mi-k5", "PBN", "Sec. 3.1, Fig. 2(b)",
+          "Spectral clustering of the MPII joints' mutual information into k = 5 gives Fig. 2(b)'s groups: "
+          "knees with ankles; hips with pelvis; head, neck, thorax and shoulders; each elbow with its wrist.",
+          "Fig. 2(b) (groups drawn on a skeleton)", "mi", kind="groups", direction="A ≈ B"),
+    Claim("pbn-mi-k6", "PBN", "Sec. 3.1",
+          "With k = 6 the knees and ankles stay together and the head and neck detach from the shoulders and thorax.",
+          "\"These four parts will still be in the same group even if the cluster number is increased by one.\"",
+          "mi", kind="groups", direction="A ≈ B"),
+    # ---- PBN Sec. 4.3, Fig. 5: ablations of three-stack PBNs ----------------------------------
+    Claim("pbn-depth-2", "PBN", "Sec. 4.3, Fig. 5(a)",
+          "Two residual blocks per branch (D = 2) are worse than one (D = 1), for every width W.",
+          "\"using more residual blocks generally worsens pose estimation regardless of the channel numbers\"",
+          "pbn", _widths("pbn/mi5-d2-w{w}", "pbn/mi5-d1-w{w}"), "A < B"),
+    Claim("pbn-depth-3", "PBN", "Sec. 4.3, Fig. 5(a)",
+          "D = 3 is also worse than D = 1, for every width W.",
+          "\"We have also tried D = 3 and got the same observation.\"",
+          "pbn", _widths("pbn/mi5-d3-w{w}", "pbn/mi5-d1-w{w}"), "A < B"),
+    Claim("pbn-depth-loss", "PBN", "Sec. 4.3, Fig. 5(a)",
+          "Deeper branches (D = 2) reach a lower final training loss than D = 1 (the overfitting explanation).",
+          "\"increasing D always results in a lower training loss\"",
+          "pbn", _widths("pbn/mi5-d2-w{w}", "pbn/mi5-d1-w{w}", metric="train_loss"), "A < B"),
+    Claim("pbn-width", "PBN", "Sec. 4.3, Fig. 5(b)",
+          "Widening the branches beyond W = 64 (to 128 or 256) brings no gain of more than the margin.",
+          "\"Using more feature channels does not always lead to a gain ... W = 64 turns out to be a good balance\"",
+          "pbn", (Comparison("pbn/mi5-d1-w128", _PBN_BASE, HARD, label="W=128 vs 64"),
+                  Comparison("pbn/mi5-d1-w256", _PBN_BASE, HARD, label="W=256 vs 64")), "A ≤ B", _M),
+    Claim("pbn-vs-linear", "PBN", "Sec. 4.3, Fig. 5(c)",
+          "The PBN (D = 1, W = 64, five MI groups) beats the linear baseline (the plain stacked hourglass).",
+          "\"it performs much worse than our original model\" (Fig. 5(c))",
+          "pbn", (Comparison(_PBN_BASE, "pbn/linear", HARD),), "A > B"),
+    Claim("pbn-vs-deep", "PBN", "Sec. 4.3, Fig. 5(c)",
+          "The PBN beats the deep baseline (a 256-channel residual block before the linear layer), "
+          "which has more parameters.",
+          "\"our network, having fewer parameters and a lower computational complexity, clearly outperforms this deep baseline\"",
+          "pbn", (Comparison(_PBN_BASE, "pbn/deep", HARD),), "A > B"),
+    Claim("pbn-occluded", "PBN", "Abstract, Sec. 5",
+          "Learning specific features improves the localisation of occluded (invisible) joints: "
+          "PBN vs deep baseline on invisible hard joints, three stacks.",
+          "\"learning specific features for related body parts significantly improves the localization of occluded parts\"",
+          "pbn", (Comparison(_PBN_BASE, "pbn/deep", HARD_INVISIBLE),), "A > B"),
+    Claim("pbn-params", "PBN", "Sec. 4.3, Table 6",
+          "The eight-stack PBN has fewer parameters than its deep baseline: 26.69M vs 27.22M.",
+          "26.69M vs 27.22M", "pbn", kind="params", direction="A < B"),
+    Claim("pbn-table6-invisible", "PBN", "Sec. 4.3, Table 6",
+          "Eight stacks: the PBN beats the deep baseline on invisible hard joints.",
+          "71.59 vs 70.29 (+1.30)", "pbn",
+          (Comparison("pbn/large-mi5", "pbn/large-deep", HARD_INVISIBLE),), "A > B"),
+    Claim("pbn-table6-visible", "PBN", "Sec. 4.3, Table 6",
+          "Eight stacks: the PBN retains the deep baseline's accuracy on visible hard joints.",
+          "93.31 vs 93.22 (+0.09)", "pbn",
+          (Comparison("pbn/large-mi5", "pbn/large-deep", HARD_VISIBLE),), "A ≥ B", _M),
+    Claim("pbn-table6-overall", "PBN", "Sec. 4.3, Table 6",
+          "Eight stacks: the PBN beats the deep baseline on all hard joints.",
+          "88.14 vs 87.74 (+0.40)", "pbn", (Comparison("pbn/large-mi5", "pbn/large-deep", HARD),), "A > B"),
+    Claim("pbn-table7", "PBN", "Sec. 4.3, Table 7",
+          "Eight stacks: the PBN beats the deep baseline on invisible wrists, hips and ankles.",
+          "+2.02 (wrists), +1.85 (hips), +1.91 (ankles)", "pbn",
+          tuple(Comparison("pbn/large-mi5", "pbn/large-deep", column(c, "invisible"), label=c)
+                for c in ("Wri.", "Hip", "Ank.")), "A > B"),
+    Claim("pbn-stat-vs-body", "PBN", "Sec. 4.3, Fig. 5(d)",
+          "Mutual-information groups (Stat) beat the body-structure groups (Body) for every width W.",
+          "\"the proposed data-driven approach always outperforms the handcrafted one regardless of the width\"",
+          "pbn", _widths("pbn/mi5-d1-w{w}", "pbn/body-d1-w{w}"), "A > B"),
+    Claim("pbn-groups-2-5", "PBN", "Sec. 4.3, Fig. 5(e)",
+          "Five groups beat two groups.",
+          "\"increasing the group number from 2 to 5 boosts the performance\"",
+          "pbn", (Comparison(_PBN_BASE, "pbn/groups2", HARD),), "A > B"),
+    Claim("pbn-groups-more", "PBN", "Sec. 4.3, Fig. 5(e)",
+          "More than five groups (8, 16) bring no gain over five.",
+          "\"using more than 5 groups can hardly result in further improvement\"",
+          "pbn", (Comparison("pbn/groups8", _PBN_BASE, HARD, label="k=8 vs 5"),
+                  Comparison("pbn/groups16", _PBN_BASE, HARD, label="k=16 vs 5")), "A ≤ B", _M),
+    Claim("pbn-overlap", "PBN", "Sec. 4.3, Fig. 5(f)",
+          "Overlapping groups (each shoulder also in its arm's group) bring no gain.",
+          "\"using overlapping groups does not improve the performance\"",
+          "pbn", (Comparison("pbn/overlap", _PBN_BASE, HARD),), "A ≤ B", _M),
+    Claim("pbn-fusion-3", "PBN", "Sec. 4.3 (feature fusion)",
+          "Three stacks: propagating shared features beats propagating specific features.",
+          "87.30 vs 87.21 (+0.09)", "pbn", (Comparison(_PBN_BASE, "pbn/fusion-specific", HARD),), "A > B"),
+    Claim("pbn-fusion-3-loss", "PBN", "Sec. 4.3 (feature fusion)",
+          "Three stacks: shared fusion reaches a lower training loss than specific fusion.",
+          "1.95e-3 vs 1.99e-3", "pbn",
+          (Comparison(_PBN_BASE, "pbn/fusion-specific", HARD, "train_loss"),), "A < B"),
+    Claim("pbn-fusion-8", "PBN", "Sec. 4.3 (feature fusion)",
+          "Eight stacks: shared fusion beats specific fusion, by more than at three stacks.",
+          "88.14 vs 87.68 (+0.46)", "pbn",
+          (Comparison("pbn/large-mi5", "pbn/large-fusion-specific", HARD),), "A > B"),
+    Claim("pbn-fusion-8-loss", "PBN", "Sec. 4.3 (feature fusion)",
+          "Eight stacks: shared fusion reaches a lower training loss than specific fusion.",
+          "4.99e-3 vs 5.11e-3", "pbn",
+          (Comparison("pbn/large-mi5", "pbn/large-fusion-specific", HARD, "train_loss"),), "A < B"),
+    Claim("pbn-negative-transfer-upper", "PBN", "Sec. 4.3 (negative transfer)",
+          "Removing the ankles from a stacked hourglass's tasks improves the upper body.",
+          "+0.30", "pbn", (Comparison("pbn/no-ankles", "pbn/linear", UPPER),), "A > B"),
+    Claim("pbn-negative-transfer-lower", "PBN", "Sec. 4.3 (negative transfer)",
+          "Removing the ankles degrades the remaining lower-body joints (knees, hips, pelvis).",
+          "−0.45", "pbn", (Comparison("pbn/no-ankles", "pbn/linear", LOWER_NO_ANKLES),), "A < B"),
+    # ---- PBN Sec. 4.2: benchmarks against other published methods ----------------------------
+    Claim("pbn-mpii-test", "PBN", "Sec. 4.2, Table 1",
+          "The eight-stack PBN is the best published method on the MPII test set (PCKh@0.5 92.7).",
+          "92.7 mean; best on every joint", "pbn", kind="untested",
+          note="needs the MPII test server and the other methods' results; not a question about branching"),
+    Claim("pbn-mpii-val", "PBN", "Sec. 4.2, Tables 2-3",
+          "On the MPII validation set the PBN beats Yang et al. and Tang et al., most on invisible joints.",
+          "91.8 vs 91.0 / 91.2; invisible 78.2 vs 76.8 / 76.7", "pbn", kind="untested",
+          note="needs those methods' released predictions and the paper profile (8 stacks, 250 epochs, full MPII images)"),
+    Claim("pbn-lsp-test", "PBN", "Sec. 4.2, Tables 4-5",
+          "The PBN is the best published method on the LSP test set (PCK@0.2 94.5; 95.4 on corrected labels).",
+          "94.5 / 95.4", "pbn", kind="untested",
+          note="needs the original LSP test set and MPII's training images; we have LSP Extended and a sample of MPII photos"),
+    # ---- KPTransfer Sec. 4, Tables 2-5 and Fig. 3 ----------------------------------------------
+    Claim("kpt-a-average", "KPTransfer", "Sec. 4, Table 2",
+          "Split (a): transfer learning and random initialisation reach the same average PCKh on S2.",
+          "83.9 vs 83.9", "kpt", (_kpt("a"),), "A ≈ B", _M),
+    Claim("kpt-a-wrist", "KPTransfer", "Sec. 4.1 (2), Table 2",
+          "Split (a): transfer learning from the torso joints improves the wrists.",
+          "84.2 vs 83.9 (+0.3)", "kpt", (_kpt("a", column("Wri.")),), "A > B"),
+    Claim("kpt-b-average", "KPTransfer", "Sec. 4, Table 3",
+          "Split (b): transfer learning and random initialisation reach the same average PCKh on S2.",
+          "83.4 vs 83.4", "kpt", (_kpt("b"),), "A ≈ B", _M),
+    Claim("kpt-c-average", "KPTransfer", "Abstract, Sec. 4.1 (2), Table 4",
+          "Split (c): transfer learning beats random initialisation on the S2 average.",
+          "83.7 vs 83.2 (+0.5)", "kpt", (_kpt("c"),), "A > B"),
+    Claim("kpt-c-wrist", "KPTransfer", "Abstract, Table 4",
+          "Split (c): transfer learning improves the wrists over random initialisation.",
+          "84.0 vs 82.9 (+1.1)", "kpt", (_kpt("c", column("Wri.")),), "A > B"),
+    Claim("kpt-d-average", "KPTransfer", "Sec. 4.1 (2), Table 5",
+          "Split (d): transfer learning beats random initialisation on the S2 average.",
+          "89.8 vs 89.4 (+0.4)", "kpt", (_kpt("d"),), "A > B"),
+    Claim("kpt-d-knee", "KPTransfer", "Abstract, Table 5",
+          "Split (d): transfer learning improves the knees over random initialisation.",
+          "84.4 vs 83.3 (+1.1)", "kpt", (_kpt("d", column("Knee")),), "A > B"),
+    Claim("kpt-frozen-vs-transfer", "KPTransfer", "Sec. 4.1 (1), Tables 2-5",
+          "Frozen source weights are worse than transfer learning, in every split.",
+          "−16.4, −15.0, −8.8, −2.5 (average, splits a-d)", "kpt",
+          tuple(_kpt(s, a="frozen", b="transfer") for s in "abcd"), "A < B"),
+    Claim("kpt-frozen-vs-random", "KPTransfer", "Sec. 4.1 (1), Tables 2-5",
+          "Frozen source weights are worse than random initialisation, in every split.",
+          "−16.4, −15.0, −8.3, −2.1 (average, splits a-d)", "kpt",
+          tuple(_kpt(s, a="frozen", b="random") for s in "abcd"), "A < B"),
+    Claim("kpt-convergence-d", "KPTransfer", "Sec. 4.1 (3), Fig. 3(d)",
+          "Split (d): transfer learning converges faster than random initialisation "
+          "(higher mean validation PCK over the epochs both runs have).",
+          "\"the convergence of transfer learning case is much better\" (Fig. 3(d))", "kpt",
+          (_kpt("d", metric="convergence"),), "A > B"),
+    Claim("kpt-convergence-a", "KPTransfer", "Sec. 4.1 (3), Fig. 3(a)",
+          "Split (a): transfer learning and random initialisation converge alike.",
+          "\"the convergence between random initialization and transfer learning configurations is comparable\"",
+          "kpt", (_kpt("a", metric="convergence"),), "A ≈ B", _CM),
+)
+
+CLAIMS_BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
+
+#: The papers' own tables, for printing beside ours (PCKh@0.5 in percent; parameters as counts).
+PAPER_TABLES: dict[str, pd.DataFrame] = {
+    "PBN Table 6": pd.DataFrame(
+        {"Invisible": [70.29, 71.59], "Visible": [93.22, 93.31], "Overall": [87.74, 88.14],
+         "Params (M)": [27.22, 26.69]}, index=["Deep BS (8 stacks)", "Ours (8 stacks)"]),
+    "PBN Table 7": pd.DataFrame(
+        {"Elb.": [75.05, 75.14], "Wri.": [62.10, 64.12], "Hip": [83.43, 85.28], "Knee": [69.30, 69.92],
+         "Ank.": [61.57, 63.48], "Mean": [70.29, 71.59]}, index=["Deep BS (8 stacks)", "Ours (8 stacks)"]),
+    "PBN Table 2": pd.DataFrame(
+        {"Head": [97.5], "Sho.": [96.5], "Elb.": [91.7], "Wri.": [87.7], "Hip": [91.1], "Knee": [87.7],
+         "Ank.": [85.2], "Mean": [91.8]}, index=["PBN, 8 stacks, MPII val"]),
+    "PBN Table 3": pd.DataFrame(
+        {"Sho.": [92.0], "Elb.": [76.2], "Wri.": [64.6], "Hip": [86.1], "Knee": [70.3], "Ank.": [63.2],
+         "Mean": [78.2]}, index=["PBN, 8 stacks, MPII val, invisible"]),
+    "PBN Table 4": pd.DataFrame(
+        {"Head": [98.6], "Sho.": [95.4], "Elb.": [93.3], "Wri.": [89.8], "Hip": [94.3], "Knee": [95.7],
+         "Ank.": [94.4], "Mean": [94.5]}, index=["PBN, 8 stacks, LSP test, PCK@0.2"]),
+    "KPTransfer Table 2": pd.DataFrame(
+        {"Elb.": [87.9, 74.7, 87.9], "Wri.": [84.2, 56.0, 83.9], "Knee": [82.9, 72.7, 83.4],
+         "Ank.": [80.6, 66.8, 80.5], "Mean": [83.9, 67.5, 83.9]}, index=["transfer", "frozen", "random"]),
+    "KPTransfer Table 3": pd.DataFrame(
+        {"Wri.": [84.1, 69.7, 83.6], "Knee": [84.5, 73.0, 85.0], "Ank.": [81.5, 62.6, 81.6],
+         "Mean": [83.4, 68.43, 83.4]}, index=["transfer", "frozen", "random"]),
+    "KPTransfer Table 4": pd.DataFrame(
+        {"Wri.": [84.0, 71.2, 82.9], "Hip": [87.1, 83.7, 87.0], "Ank.": [80.1, 69.9, 79.7],
+         "Mean": [83.7, 74.9, 83.2]}, index=["transfer", "frozen", "random"]),
+    "KPTransfer Table 5": pd.DataFrame(
+        {"Head": [96.8, 91.1, 97.1], "Elb.": [88.3, 87.9, 87.9], "Knee": [84.4, 82.9, 83.3],
+         "Mean": [89.8, 87.3, 89.4]}, index=["transfer", "frozen", "random"]),
+}
+#: KPTransfer's table per split.
+KPT_PAPER_TABLE = {"a": "KPTransfer Table 2", "b": "KPTransfer Table 3", "c": "KPTransfer Table 4",
+                   "d": "KPTransfer Table 5"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass
+class RecordSource:
+    """The records one chapter reads: a profile, a dataset, seeds, and what to do about missing runs.
+
+    Attributes:
+        profile: ``smoke``, ``book`` or ``paper`` (:data:`lib.experiments.PROFILES`).
+        dataset: ``synthetic``, ``lspet`` or ``mpii``; None = the profile's.
+        seeds: None = the profile's seeds.
+        results_dir: None = the repository's ``results/``.
+        use_cache: read existing records; False retrains every run it needs (``force``).
+        train_missing: train runs without a record (``lib.runner.run_experiment``); False reports them missing.
+        device, data_root: passed to the training engine when it trains.
+    """
+
+    profile: str = "smoke"
+    dataset: str | None = None
+    seeds: tuple[int, ...] | None = None
+    results_dir: str | Path | None = None
+    use_cache: bool = True
+    train_missing: bool = False
+    device: str = "cpu"
+    data_root: str | None = None
+    _records: dict = field(default_factory=dict, repr=False)
+    _trained: set = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        p = get_profile(self.profile)
+        self.dataset = self.dataset or p.dataset
+        self.seeds = tuple(int(s) for s in (self.seeds if self.seeds is not None else p.seeds))
+        if not self.seeds:
+            raise ValueError("seeds is empty; give at least one seed or None for the profile's")
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.profile == "smoke"
+
+    def experiment(self, name: str, seed: int) -> Experiment:
+        return make_experiment(name, self.profile, self.dataset, seed)
+
+    def record(self, name: str, seed: int) -> Record | None:
+        """The record of ``name`` at ``seed`` (exactly the current config), trained first if asked."""
+        key = (name, seed)
+        if key not in self._records:
+            exp = self.experiment(name, seed)
+            rec = find_record(exp, self.results_dir) if self.use_cache else None
+            if rec is None and (self.train_missing or not self.use_cache):
+                from lib.runner import run_experiment  # lazy: pulls in the training engine
+                from lib.train import RunOptions
+
+                opts = RunOptions(device=self.device, progress=False, data_root=self.data_root)
+                rec = run_experiment(exp, opts, results_dir=self.results_dir, force=not self.use_cache)
+                self._trained.add(key)
+            self._records[key] = rec
+        return self._records[key]
+
+    def runs(self, name: str) -> list[Record]:
+        """The records of ``name`` over the seeds that have one."""
+        return [r for s in self.seeds if (r := self.record(name, s)) is not None]
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """``name seed`` for every run of ``names`` without a record."""
+        return [f"{n} s{s}" for n in dict.fromkeys(names) for s in self.seeds if self.record(n, s) is None]
+
+    def loaded(self) -> list[Record]:
+        """Every record read so far."""
+        return [r for r in self._records.values() if r is not None]
+
+    def label(self) -> str:
+        """``profile / dataset, seeds ...`` with a smoke warning where it applies."""
+        text = f"profile `{self.profile}`, dataset `{self.dataset}`, seeds {', '.join(map(str, self.seeds))}"
+        return text + (" (smoke runs: tiny CPU models, not evidence)" if self.is_smoke else "")
+
+
+def selected_hits(rec: Record, joints: Sequence[int], visibility: str = "all") -> tuple[np.ndarray, np.ndarray]:
+    """``(hits, evaluated)`` of record ``rec`` restricted to MPII ``joints`` (in that order) and visibility."""
+    a = rec.arrays()
+    ids = [int(j) for j in a["joint_ids"]]
+    missing = [J.MPII_JOINTS[j] for j in joints if j not in ids]
+    if missing:
+        raise ValueError(f"{rec.experiment} does not predict {missing}")
+    cols = [ids.index(j) for j in joints]
+    hits, evaluated = a["hits"][:, cols].astype(bool), a["evaluated"][:, cols].astype(bool)
+    if visibility != "all":
+        vis = a["visible"][:, cols].astype(bool)
+        evaluated = evaluated & (vis if visibility == "visible" else ~vis)
+    return hits, evaluated
+
+
+def common_joints(runs: Sequence[Record], selection: Selection) -> tuple[int, ...]:
+    """The MPII joints of ``selection`` that every run predicts (Mean: all but pelvis and thorax)."""
+    have = set.intersection(*(set(int(j) for j in r.data["joint_ids"]) for r in runs))
+    wanted = selection.joints if selection.joints is not None else sorted(have - set(J.MEAN_EXCLUDED))
+    out = tuple(j for j in wanted if j in have)
+    if not out:
+        raise ValueError(f"no joint of {selection.label!r} is predicted by every run")
+    return out
+
+
+def _curve_score(rec: Record, epochs: int) -> float:
+    """Mean validation ``Mean`` over the first ``epochs`` epochs (KPTransfer Fig. 3's curves)."""
+    hist = rec.history
+    return float(hist["val_Mean"].iloc[:epochs].mean())
+
+
+def measure(source: RecordSource, comp: Comparison, *, n_boot: int = N_BOOT) -> Interval:
+    """A − B of ``comp`` with its 95% interval, from the records of ``source``.
+
+    Raises ``LookupError`` when a side has no record and ``ValueError`` when the selection
+    cannot be measured (no joint or no invisible joint evaluated).
+    """
+    runs_a, runs_b = source.runs(comp.a), source.runs(comp.b)
+    if not runs_a or not runs_b:
+        raise LookupError(", ".join(source.missing([comp.a, comp.b])))
+    if comp.metric == "pck":
+        joints = common_joints(runs_a + runs_b, comp.selection)
+        vis = comp.selection.visibility
+        ha = [selected_hits(r, joints, vis) for r in runs_a]
+        hb = [selected_hits(r, joints, vis) for r in runs_b]
+        if any(e.sum() == 0 for _, e in ha + hb):
+            raise ValueError(f"no {comp.selection.label} evaluated in the validation set")
+        scores = {round(pooled_pck(h), 9) for h in ha + hb}
+        if scores <= {0.0} or scores <= {100.0}:
+            raise ValueError(f"every run scores {scores.pop():g}% on {comp.selection.label}: no difference can show")
+        return bootstrap_diff(ha, hb, n_boot=n_boot)
+    by_seed_a, by_seed_b = {r.seed: r for r in runs_a}, {r.seed: r for r in runs_b}
+    seeds = sorted(set(by_seed_a) & set(by_seed_b))
+    if not seeds:
+        raise LookupError(f"{comp.a} and {comp.b} have no seed in common")
+    if comp.metric == "train_loss":
+        diffs = [by_seed_a[s].metrics["train_loss"] - by_seed_b[s].metrics["train_loss"] for s in seeds]
+    else:
+        diffs = []
+        for s in seeds:
+            e = min(len(by_seed_a[s].history), len(by_seed_b[s].history))
+            diffs.append(_curve_score(by_seed_a[s], e) - _curve_score(by_seed_b[s], e))
+    return seed_interval(diffs)
+
+
+def direction_verdict(diff: Interval, direction: str, margin: float = 0.0) -> str:
+    """:func:`lib.stats.verdict` for a direction of :data:`DIRECTIONS`.
+
+    The one-sided forms shift the interval by the margin: ``A ≤ B`` is confirmed when the upper
+    end is below ``margin`` and not confirmed when the lower end is at or above it; ``A ≥ B``
+    mirrors it.
+    """
+    if direction == "A > B":
+        return verdict(diff, +1)
+    if direction == "A < B":
+        return verdict(diff, -1)
+    if direction == "A ≈ B":
+        return verdict(diff, 0, margin=margin)
+    if direction == "A ≤ B":
+        return verdict(replace(diff, estimate=diff.estimate - margin, low=diff.low - margin, high=diff.high - margin), -1)
+    if direction == "A ≥ B":
+        return verdict(replace(diff, estimate=diff.estimate + margin, low=diff.low + margin, high=diff.high + margin), +1)
+    raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+
+
+def _fmt(x: float, metric: str) -> str:
+    if math.isnan(x):
+        return "nan"
+    return f"{x:+.2e}" if metric == "train_loss" else f"{x:+.2f}"
+
+
+def format_interval(diff: Interval, metric: str = "pck") -> str:
+    """``+0.12 [−0.30, +0.55]`` (points), or in scientific notation for losses."""
+    return f"{_fmt(diff.estimate, metric)} [{_fmt(diff.low, metric)}, {_fmt(diff.high, metric)}]"
+
+
+def comparison_rows(source: RecordSource, claims: Sequence[Claim] = CLAIMS, *, n_boot: int = N_BOOT) -> pd.DataFrame:
+    """One row per comparison of the ``records`` claims: A, B, joints, A − B with its interval, verdict."""
+    rows = []
+    for claim in claims:
+        if claim.kind != "records":
+            continue
+        for comp in claim.comparisons:
+            missing = source.missing([comp.a, comp.b])
+            row = {"claim": claim.id, "comparison": comp.label or f"{comp.a} − {comp.b}", "A": comp.a, "B": comp.b,
+                   "joints": comp.selection.label, "metric": comp.metric, "direction": claim.direction,
+                   "estimate": math.nan, "low": math.nan, "high": math.nan, "seeds": 0, "method": "",
+                   "verdict": "", "reason": "", "missing": ", ".join(missing)}
+            try:
+                diff = measure(source, comp, n_boot=n_boot)
+            except LookupError:
+                row.update(verdict="no record", reason="no record of " + " and ".join(
+                    n for n in (comp.a, comp.b) if not source.runs(n)))
+            except ValueError as e:
+                row.update(verdict="not measurable", reason=str(e))
+            else:
+                row.update(estimate=diff.estimate, low=diff.low, high=diff.high, seeds=diff.n, method=diff.method,
+                           verdict=direction_verdict(diff, claim.direction, claim.margin),
+                           reason=format_interval(diff, comp.metric))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aggregate(verdicts: Sequence[str]) -> str:
+    """A claim's verdict from its comparisons' (see the module docstring)."""
+    vs = list(verdicts)
+    for special in ("no record", "not measurable"):
+        if special in vs:
+            return special
+    if all(v == "confirmed" for v in vs):
+        return "confirmed"
+    if "not confirmed" in vs:
+        return "not confirmed"
+    return "inconclusive"
+
+
+def _missing_text(rows: pd.DataFrame, limit: int = 4) -> str:
+    runs = list(dict.fromkeys(m for cell in rows["missing"] for m in cell.split(", ") if m))
+    if not runs:
+        return ""
+    more = f" and {len(runs) - limit} more" if len(runs) > limit else ""
+    return f"missing {len(runs)} run{'s' * (len(runs) > 1)}: " + ", ".join(runs[:limit]) + more
+
+
+def _why(claim: Claim, rows: pd.DataFrame) -> str:
+    v = aggregate(rows["verdict"])
+    if v == "no record":
+        return _missing_text(rows)
+    if v == "not measurable":
+        reasons = list(dict.fromkeys(rows.loc[rows["verdict"] == v, "reason"]))
+        return reasons[0] + (f" (and {len(reasons) - 1} more like it)" if len(reasons) > 1 else "")
+    side = {"A > B": "above 0", "A < B": "below 0", "A ≈ B": f"inside ±{claim.margin:g}",
+            "A ≤ B": f"below +{claim.margin:g}", "A ≥ B": f"above −{claim.margin:g}"}[claim.direction]
+    n = len(rows)
+    if v == "confirmed":
+        return f"interval {side}" if n == 1 else f"all {n} intervals {side}"
+    bad = rows[rows["verdict"] == ("not confirmed" if v == "not confirmed" else "inconclusive")]
+    partial = _missing_text(rows)
+    partial = f" ({partial})" if partial else ""
+    if rows["seeds"].min() < 2 and rows["metric"].iloc[0] != "pck":
+        return "one seed: a per-seed interval needs at least two" + partial
+    what = "on the other side" if v == "not confirmed" else f"not wholly {side}"
+    first = bad.iloc[0]
+    if n == 1:
+        return f"interval {what}{partial}"
+    return f"{len(bad)} of {n} {what}, e.g. {first['comparison']}: {first['reason']}{partial}"
+
+
+def structural_verdicts(data_root: str | Path | None = None) -> dict[str, tuple[str, str, str]]:
+    """``id → (measured, verdict, why)`` for the claims checked without trained models.
+
+    ``pbn-params``: the parameter counts of the eight-stack PBN and deep baseline at the paper's
+    size, from :mod:`lib.models` (no data needed). ``pbn-mi-k5`` / ``pbn-mi-k6``: the spectral
+    groups of the MPII training annotations (:mod:`lib.groups`), ``no data`` without them.
+    """
+    from lib import posestats
+
+    out: dict[str, tuple[str, str, str]] = {}
+    counts = posestats.table6_parameters()
+    pbn, deep = counts.loc["Ours (8 stacks)", "ours"], counts.loc["Deep BS (8 stacks)", "ours"]
+    same = bool((counts["ours (M)"] == counts["paper (M)"]).all())
+    out["pbn-params"] = (f"{pbn / 1e6:.2f}M vs {deep / 1e6:.2f}M",
+                         "confirmed" if pbn < deep and same else "not confirmed",
+                         "counted from lib.models at 256×256, 16 joints, C = 256" + ("" if same else "; counts differ"))
+    mpii = posestats.mpii_train_poses(data_root)
+    if mpii is None:
+        for cid in ("pbn-mi-k5", "pbn-mi-k6"):
+            out[cid] = ("", "no data", "needs the MPII annotations (POSE_DATA)")
+        return out
+    k5, k6 = posestats.source_groups(mpii, 5), posestats.source_groups(mpii, 6)
+    ok5 = k5 == posestats.canonical(J.MI5_GROUPS)
+    out["pbn-mi-k5"] = ("same 5 groups" if ok5 else posestats.groups_text(k5), "confirmed" if ok5 else "not confirmed",
+                        f"k = 5 groups of the {len(mpii):,} MPII training poses " + ("equal" if ok5 else "differ from")
+                        + " Fig. 2(b)")
+    legs = J.idx("r_ankle", "r_knee", "l_knee", "l_ankle")
+    head, shoulders = set(J.idx("upper_neck", "head_top")), set(J.idx("thorax", "r_shoulder", "l_shoulder"))
+    legs_ok = any(set(legs) <= set(g) for g in k6)
+    head_ok = not any(head & set(g) and shoulders & set(g) for g in k6)
+    ok6 = legs_ok and head_ok
+    out["pbn-mi-k6"] = ("both hold" if ok6 else posestats.groups_text(k6), "confirmed" if ok6 else "not confirmed",
+                        f"knees and ankles together: {legs_ok}; head and neck apart from shoulders and thorax: {head_ok}")
+    return out
+
+
+def claim_table(source: RecordSource | None, claims: Sequence[Claim] = CLAIMS, *, data_root: str | Path | None = None,
+                rows: pd.DataFrame | None = None, n_boot: int = N_BOOT) -> pd.DataFrame:
+    """One row per claim: paper, where, claim, the paper's numbers, our measurement, verdict and why.
+
+    ``source`` gives the records (None: every ``records`` claim is ``no record``); ``rows``
+    reuses :func:`comparison_rows` output. Verdicts from smoke records get `` (smoke)``.
+    """
+    claims = list(claims)
+    if rows is None:
+        rows = comparison_rows(source, claims, n_boot=n_boot) if source is not None else pd.DataFrame()
+    structural = structural_verdicts(data_root) if any(c.kind in ("groups", "params") for c in claims) else {}
+    out = []
+    for c in claims:
+        base = {"id": c.id, "paper": c.paper, "where": c.where, "claim": c.statement, "paper says": c.paper_says}
+        if c.kind == "untested":
+            out.append({**base, "measured": "", "verdict": "not tested", "why": c.note})
+        elif c.kind in ("groups", "params"):
+            measured, v, why = structural[c.id]
+            out.append({**base, "measured": measured, "verdict": v, "why": why})
+        elif source is None or rows.empty:
+            out.append({**base, "measured": "", "verdict": "no record", "why": "no records were read"})
+        else:
+            r = rows[rows["claim"] == c.id]
+            v = aggregate(r["verdict"])
+            done = r[~r["verdict"].isin(["no record", "not measurable"])]
+            metric = done["metric"].iloc[0] if len(done) else "pck"
+            if len(done) == 1:
+                measured = done["reason"].iloc[0]
+            elif len(done) > 1:
+                measured = (f"{len(done)} comparisons, from {_fmt(done['estimate'].min(), metric)} "
+                            f"to {_fmt(done['estimate'].max(), metric)}")
+            else:
+                measured = ""
+            seeds = int(done["seeds"].min()) if len(done) else 0
+            if measured:
+                measured += f" (n={seeds})"
+            if source.is_smoke and v != "no record":
+                v = f"{v} (smoke)"
+            out.append({**base, "measured": measured, "verdict": v, "why": _why(c, r)})
+    return pd.DataFrame(out)
+
+
+def claims_overview(claims: Sequence[Claim] = CLAIMS) -> pd.DataFrame:
+    """The claims without verdicts: id, paper, where, how tested, A and B, joints, direction."""
+    rows = []
+    for c in claims:
+        how = {"records": "trained runs", "groups": "MPII annotations", "params": "model definition",
+               "untested": "not tested"}[c.kind]
+        first = c.comparisons[0] if c.comparisons else None
+        comps = "" if first is None else f"{first.a} vs {first.b}" + (
+            f" (+{len(c.comparisons) - 1} more)" if len(c.comparisons) > 1 else "")
+        rows.append({"id": c.id, "paper": c.paper, "where": c.where, "tested with": how, "compares": comps,
+                     "on": first.selection.label if first else "", "metric": first.metric if first else "",
+                     "claimed": c.direction if first else "", "margin": c.margin or None})
+    return pd.DataFrame(rows).set_index("id")
+
+
+def chapter_claims(chapter: str) -> list[Claim]:
+    """The claims a chapter (``mi``, ``pbn``, ``kpt``) closes with."""
+    out = [c for c in CLAIMS if c.chapter == chapter]
+    if not out:
+        raise ValueError(f"no claims for chapter {chapter!r}; chapters are mi, pbn, kpt")
+    return out
+
+
+def experiments_of(claims: Sequence[Claim] = CLAIMS) -> list[str]:
+    """Every experiment the claims compare, in order of first use."""
+    return list(dict.fromkeys(n for c in claims for x in c.comparisons for n in (x.a, x.b)))
+
+
+def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """How many claims of each paper got each verdict (smoke labels merged)."""
+    v = table["verdict"].str.replace(" (smoke)", "", regex=False)
+    counts = pd.crosstab(table["paper"], pd.Categorical(v, categories=VERDICTS), dropna=False)
+    counts.columns = pd.Index(counts.columns.astype(str), name="verdict")
+    return counts.loc[:, counts.sum() > 0]
+
+
+def rules_markdown() -> str:
+    """How a verdict is reached, with the margins in force (for the introduction)."""
+    return (
+        "**How a verdict is reached.** Each claim is tested by one or more comparisons A − B of two configurations "
+        "on the same validation people. PCK differences get a 95% interval from a bootstrap that resamples the "
+        "validation images (paired: both configurations on the same resample) and the seeds of each configuration "
+        f"({N_BOOT:,} replicates, `lib.stats.bootstrap_diff`); training losses and convergence get a Student-t "
+        "interval over the per-seed differences (`lib.stats.seed_interval`). A claim that A beats B is **confirmed** "
+        "when the whole interval is above 0, **not confirmed** when it lies wholly at or below 0, and "
+        "**inconclusive** otherwise. A claim of *no difference* (A ≈ B) is confirmed when the interval lies inside "
+        f"±{NO_DIFFERENCE_MARGIN:g} PCK points (±{CONVERGENCE_MARGIN:g} for convergence); *no gain* (A ≤ B) when "
+        f"its upper end is below +{NO_DIFFERENCE_MARGIN:g}; *no loss* (A ≥ B) when its lower end is above "
+        f"−{NO_DIFFERENCE_MARGIN:g}. A claim with several comparisons (\"for every width\") is confirmed when all "
+        "are, not confirmed when any is. `no record`: a run it needs has not been trained under this profile; "
+        "`not measurable`: the data cannot answer it (e.g. no invisible joints); `not tested`: outside what this "
+        "study can run, with the reason."
+    )

@@ -1,0 +1,326 @@
+"""The book's figures: each function takes data from :mod:`lib.posestats` or :mod:`lib.tables` and returns a :class:`Plot`.
+
+A :class:`Plot` wraps a closed matplotlib Figure and displays itself as a PNG in a notebook,
+whatever matplotlib backend is active (``lib.data.preview`` selects ``Agg`` on import, which
+would otherwise stop inline figures); its text form names the panels, stable for nbval.
+
+Colours: right joints red, left blue, centre green (as :mod:`lib.data.preview`); groups use the
+``tab10`` palette; configurations compared by a claim use C0 (A) and C1 (B) where it applies.
+Error bars are 95% intervals over validation images and seeds (:func:`lib.tables.score`).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from lib import joints as J
+from lib.data.preview import LIMBS, LSP_LIMBS, SIDE_COLOURS
+
+#: An upright person facing the camera, MPII joint order, (x, y) with y down; the person's right
+#: is on the image's left. Only for drawing groups (PBN Fig. 2(b)).
+TEMPLATE_POSE = np.array([
+    (-0.12, 1.00), (-0.11, 0.75), (-0.09, 0.50), (0.09, 0.50), (0.11, 0.75), (0.12, 1.00),
+    (0.00, 0.50), (0.00, 0.21), (0.00, 0.14), (0.00, 0.00),
+    (-0.36, 0.50), (-0.27, 0.35), (-0.16, 0.21), (0.16, 0.21), (0.27, 0.35), (0.36, 0.50),
+])
+
+class Plot:
+    """A finished figure: ``.figure`` is the matplotlib Figure; notebooks display it as a PNG."""
+
+    def __init__(self, figure: Figure, dpi: int = 110, photo: bool = False) -> None:
+        self.figure, self.dpi, self.photo = figure, dpi, photo
+        plt.close(figure)
+
+    def _render(self, fmt: str) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        kw = {"pil_kwargs": {"quality": 85}} if fmt == "jpeg" else {}
+        self.figure.savefig(buf, format=fmt, dpi=self.dpi, bbox_inches="tight", **kw)
+        return buf.getvalue()
+
+    def _repr_png_(self) -> bytes | None:
+        return None if self.photo else self._render("png")
+
+    def _repr_jpeg_(self) -> bytes | None:
+        """Photographs (``photo=True``) go out as JPEG: a tenth of the PNG's size in the notebook."""
+        return self._render("jpeg") if self.photo else None
+
+    def __repr__(self) -> str:
+        titles = [ax.get_title() for ax in self.figure.axes if ax.get_title()]
+        return f"<Plot: {len(self.figure.axes)} axes" + (f": {'; '.join(titles)}" if titles else "") + ">"
+
+    def save(self, path) -> None:
+        """Write the figure to ``path`` (format from the suffix)."""
+        self.figure.savefig(path, dpi=self.dpi, bbox_inches="tight")
+
+
+plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.spines.top": False, "axes.spines.right": False,
+                     "font.size": 9})
+
+
+def _side(mpii_id: int) -> str:
+    name = J.MPII_JOINTS[mpii_id]
+    return name[0] if name[:2] in ("r_", "l_") else "c"
+
+
+def _limbs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    pos = {j: i for i, j in enumerate(ids)}
+    extra = LSP_LIMBS if J.idx("pelvis")[0] not in pos else []
+    return [(pos[a], pos[b]) for a, b in list(LIMBS) + list(extra) if a in pos and b in pos]
+
+
+def skeleton_grid(ps, n: int = 8, seed: int = 0, title: str = "", cols: int = 8) -> Plot:
+    """``n`` random people of a :class:`lib.data.PoseSet` as they are stored (unaugmented), with skeletons.
+
+    Visible joints are filled dots, invisible (annotated but occluded) ones hollow; joints
+    without annotation are not drawn.
+    """
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(ps), size=min(n, len(ps)), replace=False))
+    rows = int(np.ceil(len(pick) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.7 * rows + (0.3 if title else 0)), squeeze=False)
+    limbs = _limbs(ps.joint_ids)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, pick):
+        ax.imshow(ps.images[i])
+        xy, ann, vis = ps.joints[i], ps.annotated[i], ps.visible[i]
+        for a, b in limbs:
+            if ann[a] and ann[b]:
+                s = _side(ps.joint_ids[a]) if _side(ps.joint_ids[a]) == _side(ps.joint_ids[b]) else "c"
+                ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=SIDE_COLOURS[s], lw=1.2, alpha=0.85)
+        for j in np.flatnonzero(ann):
+            c = SIDE_COLOURS[_side(ps.joint_ids[j])]
+            ax.plot(*xy[j], "o", ms=3.5, mec=c, mew=1.0, mfc=c if vis[j] else "none")
+        ax.set_title(f"#{i}", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return Plot(fig, photo=True)
+
+
+def visibility_bars(table: pd.DataFrame, columns: Sequence[str] = ("invisible %", "missing %")) -> Plot:
+    """Per joint, the share of each of ``columns`` (from :func:`lib.posestats.visibility_table`), one panel each."""
+    fig, axes = plt.subplots(len(columns), 1, figsize=(9, 2.6 * len(columns)), sharex=True, squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        data = table.xs(column, axis=1, level=1)
+        data.plot.bar(ax=ax, width=0.8, legend=ax is axes.flat[0])
+        ax.set_ylabel(f"{column.replace(' %', '')} (%)")
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", labelrotation=45)
+    axes.flat[0].legend(fontsize=8, frameon=False, ncols=len(table.columns.levels[0]))
+    fig.tight_layout()
+    return Plot(fig)
+
+
+def mi_heatmaps(matrices: Mapping[str, tuple[np.ndarray, Sequence[str]]], vmax: float = 1.0) -> Plot:
+    """PBN Fig. 2(a) per source: the normalised off-diagonal mutual information (0-1), joints in MPII order."""
+    k = len(matrices)
+    fig, axes = plt.subplots(1, k, figsize=(4.4 * k + 1, 4.4), squeeze=False, layout="constrained")
+    im = None
+    for ax, (name, (m, names)) in zip(axes.flat, matrices.items()):
+        im = ax.imshow(m, cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_title(name)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="normalised MI")
+    return Plot(fig)
+
+
+def groups_skeletons(groups: Mapping[str, Sequence[Sequence[int]]], joint_sets: Mapping[str, Sequence[int]] | None = None) -> Plot:
+    """PBN Fig. 2(b) per entry: the groups drawn on an upright template skeleton, one colour per group."""
+    k = len(groups)
+    fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 3.6), squeeze=False)
+    palette = plt.get_cmap("tab10").colors
+    for ax, (name, gs) in zip(axes.flat, groups.items()):
+        present = set(joint_sets[name]) if joint_sets and name in joint_sets else set(range(J.NUM_MPII_JOINTS))
+        for a, b in LIMBS:
+            if a in present and b in present:
+                ax.plot(TEMPLATE_POSE[[a, b], 0], TEMPLATE_POSE[[a, b], 1], color="0.75", lw=2, zorder=1)
+        for gi, g in enumerate(gs):
+            pts = TEMPLATE_POSE[list(g)]
+            ax.scatter(pts[:, 0], pts[:, 1], s=70, color=palette[gi % 10], edgecolor="k", lw=0.5, zorder=2,
+                       label=f"group {gi + 1}")
+        absent = sorted(set(range(J.NUM_MPII_JOINTS)) - present)
+        if absent:
+            ax.scatter(*TEMPLATE_POSE[absent].T, s=40, facecolor="none", edgecolor="0.6", zorder=2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlim(-0.5, 0.5)
+        ax.set_ylim(1.08, -0.08)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    return Plot(fig)
+
+
+def coassignment_heatmaps(matrices: Mapping[str, tuple[np.ndarray, Sequence[str]]]) -> Plot:
+    """How often two joints share a group over bootstrap resamples of the poses (0-1), per k or source."""
+    k = len(matrices)
+    fig, axes = plt.subplots(1, k, figsize=(4.4 * k + 1, 4.4), squeeze=False, layout="constrained")
+    im = None
+    for ax, (name, (m, names)) in zip(axes.flat, matrices.items()):
+        im = ax.imshow(m, cmap="magma", vmin=0, vmax=1)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_title(name)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="fraction of resamples in the same group")
+    return Plot(fig)
+
+
+def eigengap_plot(gaps: Mapping[str, pd.Series]) -> Plot:
+    """Eigengaps of the MI affinity's normalised Laplacian by k, one line per source."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.0))
+    for name, s in gaps.items():
+        ax.plot(s.index, s.values, "o-", label=name)
+    ax.set_xlabel("number of groups k")
+    ax.set_ylabel("eigengap λ(k+1) − λ(k)")
+    ax.set_xticks(list(next(iter(gaps.values())).index))
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return Plot(fig)
+
+
+_FIG5_TITLES = {"a": "(a) depth D of branches", "b": "(b) width W of branches", "c": "(c) branches vs baselines",
+                "d": "(d) grouping strategy", "e": "(e) number of groups", "f": "(f) overlapping groups"}
+
+
+def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)") -> Plot:
+    """PBN Fig. 5 (a)-(f) from :func:`lib.tables.fig5_frame`: seed-mean PCK with 95% intervals."""
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
+    for ax, (panel, df) in zip(axes.flat, frame.groupby("panel", sort=True)):
+        xs = list(dict.fromkeys(df["x"]))
+        pos = {x: i for i, x in enumerate(xs)}
+        series = list(dict.fromkeys(df["series"]))
+        for si, s in enumerate(series):
+            d = df[df["series"] == s]
+            off = (si - (len(series) - 1) / 2) * 0.08
+            x = np.array([pos[v] for v in d["x"]]) + off
+            y = d["mean"].to_numpy(float)
+            err = np.abs(np.vstack([y - d["low"].to_numpy(float), d["high"].to_numpy(float) - y]))
+            err = np.nan_to_num(err)
+            ax.errorbar(x, y, yerr=err, fmt="o-" if len(xs) > 1 and panel not in "cf" else "o", capsize=3,
+                        label=s if len(series) > 1 else None)
+        if panel == "b":
+            for _, r in df.iterrows():
+                if not np.isnan(r["mean"]):
+                    ax.annotate(f"{r['params'] / 1e6:.2f}M", (pos[r["x"]], r["mean"]), fontsize=7,
+                                textcoords="offset points", xytext=(4, -10))
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+        ax.set_title(_FIG5_TITLES[panel], fontsize=9)
+        ax.set_xlabel({"a": "W", "b": "W", "d": "W", "e": "k"}.get(panel, ""))
+        if len(series) > 1:
+            ax.legend(frameon=False, fontsize=8)
+        if panel in "ad":
+            ax.set_ylabel(metric)
+    fig.tight_layout()
+    return Plot(fig)
+
+
+_ROLE_STYLE = {"transfer": ("C0", "-", "transfer learning"), "random": ("C1", "-", "random initialisation"),
+               "frozen": ("0.5", "--", "frozen weights")}
+
+
+def convergence(frame: pd.DataFrame, metric: str = "validation PCK, S2 mean (%)") -> Plot:
+    """KPTransfer Fig. 3: validation accuracy by epoch per split; thin lines seeds, thick the seed mean."""
+    splits = list(dict.fromkeys(frame["split"])) or list(J.KPTRANSFER_SPLITS)
+    fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits), 3.2), squeeze=False, sharey=True)
+    for ax, split in zip(axes.flat, splits):
+        d = frame[frame["split"] == split]
+        for role, (colour, ls, label) in _ROLE_STYLE.items():
+            r = d[d["role"] == role]
+            if r.empty:
+                continue
+            for _, s in r.groupby("seed"):
+                ax.plot(s["epoch"], s["val_Mean"], color=colour, ls=ls, lw=0.6, alpha=0.4)
+            m = r.groupby("epoch")["val_Mean"].mean()
+            ax.plot(m.index, m.values, color=colour, ls=ls, lw=2, label=label)
+        ax.set_title(f"split ({split})", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.flat[0].set_ylabel(metric)
+    axes.flat[-1].legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return Plot(fig)
+
+
+def skeleton_grids(sets: Mapping[str, object], n: int = 8, seed: int = 0) -> Plot:
+    """One row of :func:`skeleton_grid`-style crops per dataset (a mapping of name to PoseSet)."""
+    rows = len(sets)
+    fig, axes = plt.subplots(rows, n, figsize=(1.6 * n, 1.8 * rows), squeeze=False)
+    for r, (name, ps) in enumerate(sets.items()):
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(ps), size=min(n, len(ps)), replace=False))
+        limbs = _limbs(ps.joint_ids)
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if c >= len(pick):
+                continue
+            i = pick[c]
+            ax.imshow(ps.images[i])
+            xy, ann, vis = ps.joints[i], ps.annotated[i], ps.visible[i]
+            for a, b in limbs:
+                if ann[a] and ann[b]:
+                    s = _side(ps.joint_ids[a]) if _side(ps.joint_ids[a]) == _side(ps.joint_ids[b]) else "c"
+                    ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=SIDE_COLOURS[s], lw=1.1, alpha=0.85)
+            for j in np.flatnonzero(ann):
+                col = SIDE_COLOURS[_side(ps.joint_ids[j])]
+                ax.plot(*xy[j], "o", ms=3, mec=col, mew=0.9, mfc=col if vis[j] else "none")
+            ax.set_xlim(-0.5, ps.resolution - 0.5)
+            ax.set_ylim(ps.resolution - 0.5, -0.5)
+        axes[r, 0].set_ylabel(name, fontsize=9)
+    fig.tight_layout()
+    return Plot(fig, photo=True)
+
+
+def augmented_samples(ps, n: int = 8, seed: int = 0, input_size: int = 128, augment: str = "pbn"):
+    """What the network trains on: :func:`lib.data.preview.preview`'s augmented samples, as an IPython image."""
+    import tempfile
+    from pathlib import Path
+
+    from IPython.display import Image
+
+    from lib.data.augment import KPTRANSFER_AUGMENT, PBN_AUGMENT
+    from lib.data.preview import preview
+
+    import io
+
+    from PIL import Image as PILImage
+
+    aug = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT}[augment]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = preview(ps, Path(tmp) / "preview.png", n=n, seed=seed, aug=aug, input_size=input_size)
+        buf = io.BytesIO()
+        PILImage.open(path).convert("RGB").save(buf, format="JPEG", quality=85)  # photographs: JPEG is far smaller
+        return Image(data=buf.getvalue(), format="jpeg")
+
+
+def verdict_bars(counts: pd.DataFrame) -> Plot:
+    """How many claims of each paper got each verdict (:func:`lib.claims.verdict_counts`), as stacked bars."""
+    from lib.tables import VERDICT_COLOURS
+
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(counts) + 1.2))
+    left = np.zeros(len(counts))
+    for verdict in counts.columns:
+        v = counts[verdict].to_numpy(float)
+        ax.barh(counts.index, v, left=left, color=VERDICT_COLOURS.get(verdict, "0.8"), edgecolor="0.4", lw=0.5,
+                label=verdict)
+        for y, (l, w) in enumerate(zip(left, v)):
+            if w:
+                ax.text(l + w / 2, y, str(int(w)), ha="center", va="center", fontsize=8)
+        left += v
+    ax.set_xlabel("claims")
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.spines["left"].set_visible(False)
+    fig.tight_layout()
+    return Plot(fig)

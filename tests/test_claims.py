@@ -1,0 +1,273 @@
+"""Claims, verdicts and the book's tables (lib.claims, lib.tables), on fabricated records."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import claims as C
+from lib import joints as J
+from lib import tables as T
+from lib.experiments import KPT_NAMES, experiment_names, make_experiment
+from lib.results import record_path, write_record
+from lib.stats import Interval
+
+N_IMAGES = 240
+
+
+def fake_record(results, name: str, seed: int, rate: float, *, visible_rate: float = 0.8, train_loss: float = 1e-3,
+                curve: tuple[float, ...] = (10.0, 20.0, 30.0), profile: str = "smoke") -> None:
+    """Write a record of ``name`` whose joints are correct with probability ``rate``."""
+    exp = make_experiment(name, profile, None, seed)
+    ids = list(exp.eval_joints)
+    rng = np.random.default_rng([zlib.crc32(name.encode()), seed])
+    shape = (N_IMAGES, len(ids))
+    evaluated = np.ones(shape, bool)
+    hits = rng.random(shape) < rate
+    visible = rng.random(shape) < visible_rate
+    from lib.metrics import visibility_tables
+
+    tabs = visibility_tables(hits, evaluated, visible, ids)
+    record = {
+        "experiment": name, "profile": profile, "dataset": exp.data.dataset, "seed": seed, "hash": "x" * 64,
+        "config": {"model": {"stacks": exp.model.stacks}},
+        "metrics": {**tabs["all"], "train_loss": train_loss, "val_loss": 0.0},
+        "metrics_by_visibility": tabs, "joint_ids": ids,
+        "history": [{"epoch": i + 1, "val_Mean": v} for i, v in enumerate(curve)], "epochs_run": len(curve),
+        "model": {"params": 1000 + len(name), "macs": 1}, "run": {"wall_s": 1.0, "images_per_s": 1.0},
+        "provenance": {"git": {"commit": "0123456789abcdef", "dirty": False}, "device": "cpu", "device_name": "test",
+                       "torch": "x", "date": "2020-01-01T00:00:00+00:00"},
+    }
+    arrays = {"hits": hits, "evaluated": evaluated, "visible": visible, "joint_ids": np.asarray(ids, np.int8)}
+    write_record(record_path(exp, results), record, arrays)
+
+
+@pytest.fixture
+def results(tmp_path):
+    return tmp_path / "results"
+
+
+def source(results, **kw) -> C.RecordSource:
+    return C.RecordSource("smoke", results_dir=results, **kw)
+
+
+# ---- the claims themselves ----------------------------------------------------------------------
+
+
+def test_claim_ids_are_unique_and_every_compared_experiment_exists():
+    ids = [c.id for c in C.CLAIMS]
+    assert len(ids) == len(set(ids))
+    known = set(experiment_names())
+    assert set(C.experiments_of()) <= known
+    assert {c.chapter for c in C.CLAIMS} == {"mi", "pbn", "kpt"}
+    assert all(c.comparisons for c in C.CLAIMS if c.kind == "records")
+    assert all(c.note for c in C.CLAIMS if c.kind == "untested")
+
+
+def test_both_papers_are_covered():
+    by_paper = pd.Series([c.paper for c in C.CLAIMS]).value_counts()
+    assert by_paper["PBN"] >= 20 and by_paper["KPTransfer"] >= 10
+    where = " ".join(c.where for c in C.CLAIMS)
+    for ref in ("Fig. 2(b)", "Fig. 5(a)", "Fig. 5(b)", "Fig. 5(c)", "Fig. 5(d)", "Fig. 5(e)", "Fig. 5(f)", "Table 6",
+                "Table 7", "Table 2", "Table 3", "Table 4", "Table 5", "Fig. 3"):
+        assert ref in where, ref
+
+
+def test_paper_tables_use_the_layout_columns():
+    for key, table in C.PAPER_TABLES.items():
+        assert set(table.columns) - {"Invisible", "Visible", "Overall", "Params (M)"} <= set(T.LAYOUT), key
+    # KPTransfer's averages are the means of its columns (to the paper's rounding)
+    t = C.PAPER_TABLES["KPTransfer Table 5"]
+    assert t.loc["transfer", "Mean"] == pytest.approx(t.loc["transfer", ["Head", "Elb.", "Knee"]].mean(), abs=0.1)
+    t7 = C.PAPER_TABLES["PBN Table 7"]
+    assert (t7.loc["Ours (8 stacks)"] - t7.loc["Deep BS (8 stacks)"])[["Wri.", "Hip", "Ank."]].round(2).tolist() == [
+        2.02, 1.85, 1.91]
+
+
+@pytest.mark.parametrize(("direction", "interval", "expected"), [
+    ("A > B", (1.0, 0.2, 2.0), "confirmed"),
+    ("A > B", (-1.0, -2.0, -0.2), "not confirmed"),
+    ("A > B", (0.5, -0.2, 1.0), "inconclusive"),
+    ("A < B", (-1.0, -2.0, -0.2), "confirmed"),
+    ("A ≈ B", (0.1, -0.3, 0.4), "confirmed"),
+    ("A ≈ B", (2.0, 1.0, 3.0), "not confirmed"),
+    ("A ≤ B", (-3.0, -5.0, 0.4), "confirmed"),     # worse, or better by less than the margin
+    ("A ≤ B", (1.0, 0.6, 1.5), "not confirmed"),   # better by more than the margin
+    ("A ≤ B", (0.3, -0.2, 0.8), "inconclusive"),
+    ("A ≥ B", (-0.1, -0.4, 0.3), "confirmed"),
+    ("A ≥ B", (-1.0, -1.5, -0.6), "not confirmed"),
+    ("A > B", (0.1, math.nan, math.nan), "inconclusive"),
+])
+def test_direction_verdicts(direction, interval, expected):
+    diff = Interval(*interval, 0.95, "test", 3)
+    assert C.direction_verdict(diff, direction, 0.5) == expected
+
+
+def test_aggregate_needs_every_comparison():
+    assert C.aggregate(["confirmed", "confirmed"]) == "confirmed"
+    assert C.aggregate(["confirmed", "inconclusive"]) == "inconclusive"
+    assert C.aggregate(["confirmed", "not confirmed", "inconclusive"]) == "not confirmed"
+    assert C.aggregate(["confirmed", "no record"]) == "no record"
+
+
+def test_a_no_difference_claim_needs_a_margin():
+    with pytest.raises(ValueError, match="margin"):
+        C.Claim("x", "PBN", "", "", "", "pbn", (C.Comparison("pbn/linear", "pbn/deep"),), "A ≈ B")
+
+
+# ---- verdicts from records ------------------------------------------------------------------------
+
+
+def test_a_clear_gain_is_confirmed_and_labelled_smoke(results):
+    for s in (0, 1):
+        fake_record(results, "pbn/mi5-d1-w64", s, 0.8)
+        fake_record(results, "pbn/linear", s, 0.4)
+    table = C.claim_table(source(results), [C.CLAIMS_BY_ID["pbn-vs-linear"]])
+    row = table.iloc[0]
+    assert row["verdict"] == "confirmed (smoke)"
+    assert row["why"] == "interval above 0"
+    assert "(n=2)" in row["measured"]
+
+
+def test_a_reversed_difference_is_not_confirmed(results):
+    fake_record(results, "pbn/mi5-d1-w64", 0, 0.3)
+    fake_record(results, "pbn/deep", 0, 0.8)
+    src = source(results, seeds=(0,))
+    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    assert rows.loc[0, "verdict"] == "not confirmed"
+    assert rows.loc[0, "estimate"] == pytest.approx(-50, abs=8)
+    assert rows.loc[0, "low"] < rows.loc[0, "estimate"] < rows.loc[0, "high"]
+
+
+def test_missing_runs_give_no_record_and_name_them(results):
+    fake_record(results, "pbn/mi5-d1-w64", 0, 0.5)
+    table = C.claim_table(source(results), [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    assert table.loc[0, "verdict"] == "no record"
+    assert "pbn/deep s0" in table.loc[0, "why"] and "pbn/deep s1" in table.loc[0, "why"]
+
+
+def test_partial_seeds_are_used_and_reported(results):
+    fake_record(results, "pbn/mi5-d1-w64", 0, 0.9)
+    fake_record(results, "pbn/mi5-d1-w64", 1, 0.9)
+    fake_record(results, "pbn/deep", 0, 0.2)
+    table = C.claim_table(source(results), [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    assert table.loc[0, "verdict"] == "confirmed (smoke)"
+
+
+def test_invisible_claims_are_not_measurable_without_invisible_joints(results):
+    for name in ("pbn/mi5-d1-w64", "pbn/deep"):
+        fake_record(results, name, 0, 0.5, visible_rate=1.0)
+    table = C.claim_table(source(results, seeds=(0,)), [C.CLAIMS_BY_ID["pbn-occluded"]])
+    assert table.loc[0, "verdict"] == "not measurable (smoke)"
+
+
+def test_runs_all_at_zero_cannot_show_a_difference(results):
+    for name in ("pbn/large-mi5", "pbn/large-deep"):
+        fake_record(results, name, 0, 0.0)
+    table = C.claim_table(source(results, seeds=(0,)), [C.CLAIMS_BY_ID["pbn-table6-overall"]])
+    assert table.loc[0, "verdict"] == "not measurable (smoke)" and "every run scores 0%" in table.loc[0, "why"]
+
+
+def test_negative_transfer_compares_on_joints_both_runs_predict(results):
+    fake_record(results, "pbn/no-ankles", 0, 0.7)
+    fake_record(results, "pbn/linear", 0, 0.3)
+    src = source(results, seeds=(0,))
+    recs = src.runs("pbn/no-ankles") + src.runs("pbn/linear")
+    assert C.common_joints(recs, C.LOWER_NO_ANKLES) == J.idx("r_knee", "r_hip", "l_hip", "l_knee", "pelvis")
+    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-negative-transfer-upper"],
+                                   C.CLAIMS_BY_ID["pbn-negative-transfer-lower"]])
+    assert rows["verdict"].tolist() == ["confirmed", "not confirmed"]
+
+
+def test_training_loss_and_convergence_use_per_seed_differences(results):
+    for s, (la, lb) in enumerate([(1.0e-3, 2.0e-3), (1.1e-3, 2.2e-3), (0.9e-3, 2.1e-3)]):
+        fake_record(results, "pbn/mi5-d1-w64", s, 0.5, train_loss=la)
+        fake_record(results, "pbn/fusion-specific", s, 0.5, train_loss=lb)
+        fake_record(results, "kpt/d-transfer", s, 0.5, curve=(30.0 + s, 40.0, 45.0, 46.0))
+        fake_record(results, "kpt/d-random", s, 0.5, curve=(10.0, 20.0 + s, 30.0))
+    src = source(results, seeds=(0, 1, 2))
+    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-fusion-3-loss"], C.CLAIMS_BY_ID["kpt-convergence-d"]])
+    assert rows["verdict"].tolist() == ["confirmed", "confirmed"]
+    assert rows.loc[0, "method"] == "t over seeds" and rows.loc[0, "seeds"] == 3
+    # convergence compares the epochs both runs have: the first three
+    assert rows.loc[1, "estimate"] == pytest.approx(np.mean([(30 + s + 40 + 45) / 3 - (10 + 20 + s + 30) / 3
+                                                              for s in range(3)]))
+
+
+def test_structural_claims_without_data(monkeypatch):
+    monkeypatch.delenv("POSE_DATA", raising=False)
+    out = C.structural_verdicts(None)
+    assert out["pbn-params"][1] == "confirmed"
+    assert out["pbn-params"][0] == "26.69M vs 27.22M"
+    assert out["pbn-mi-k5"][1] == "no data"
+
+
+@pytest.mark.realdata
+def test_structural_mi_claims_on_mpii():
+    import os
+
+    if not os.environ.get("POSE_DATA"):
+        pytest.skip("needs POSE_DATA (MPII annotations)")
+    out = C.structural_verdicts(None)
+    assert out["pbn-mi-k5"][1] == "confirmed" and out["pbn-mi-k6"][1] == "confirmed"
+
+
+def test_untested_claims_and_overview():
+    table = C.claim_table(None, [c for c in C.CLAIMS if c.kind == "untested"])
+    assert set(table["verdict"]) == {"not tested"}
+    overview = C.claims_overview()
+    assert len(overview) == len(C.CLAIMS) and overview.index.is_unique
+    counts = C.verdict_counts(table.assign(paper=["PBN"] * len(table)))
+    assert counts.loc["PBN", "not tested"] == len(table)
+
+
+# ---- tables -----------------------------------------------------------------------------------------
+
+
+def test_tables_from_records(results):
+    names = ["pbn/mi5-d1-w64", "pbn/deep", "pbn/linear", "pbn/mi5-d2-w64", "pbn/large-mi5", "pbn/large-deep"]
+    for i, name in enumerate(names):
+        fake_record(results, name, 0, 0.3 + 0.1 * i)
+    src = source(results, seeds=(0,))
+    fig5 = T.fig5_frame(src)
+    assert len(fig5) == len(T.FIG5) and set(fig5["panel"]) == set("abcdef")
+    have = fig5.dropna(subset=["mean"])
+    assert (have["low"] <= have["mean"]).all() and (have["mean"] <= have["high"]).all()
+    assert T.best_experiment(src) == "pbn/mi5-d2-w64"  # baselines never count as "best PBN"
+    t6 = T.table6(src)
+    assert list(t6.columns) == ["Invisible", "Visible", "Overall", "Params (M)", "stacks", "seeds"]
+    assert t6.loc["Ours", "seeds"] == 1 and t6.loc["Deep BS (large)", "Overall"] > t6.loc["Ours", "Overall"]
+    both = T.beside_paper(T.table7(src), "PBN Table 7", "ours")
+    assert both.index.get_level_values(0).unique().tolist() == ["ours", "paper (PBN Table 7)"]
+    per = T.per_joint_results(src, ["synthetic"])
+    assert list(per["all"].columns[:8]) == list(T.LAYOUT)
+    assert per["all"].loc[("ours: synthetic", "best PBN (pbn/mi5-d2-w64)"), "seeds"] == 1
+    md = T.provenance_markdown(src, names)
+    assert "6 runs" in md and "Smoke records" in md and "0123456789" in md
+
+
+def test_kptransfer_tables(results):
+    for role, rate in (("source", 0.5), ("transfer", 0.7), ("frozen", 0.2), ("random", 0.6)):
+        fake_record(results, f"kpt/c-{role}", 0, rate, curve=(5.0, 15.0))
+    src = source(results, seeds=(0,))
+    t = T.kpt_table(src, "c")
+    assert list(t.index) == ["transfer", "frozen", "random"]
+    assert list(t.columns) == ["Wri.", "Hip", "Ank.", "Mean", "epochs", "seeds"]
+    assert t.loc["frozen", "Mean"] < t.loc["random", "Mean"] < t.loc["transfer", "Mean"]
+    curves = T.convergence_frame(src, ["c"])
+    assert set(curves["role"]) == {"transfer", "frozen", "random"} and len(curves) == 6
+    splits = T.kpt_splits("lspet")
+    assert splits["|S1|"].tolist() == [6, 8, 8, 8] and splits["|S2|"].tolist() == [8, 6, 6, 6]
+    assert set(KPT_NAMES) >= {f"kpt/c-{r}" for r in ("transfer", "frozen", "random")}
+
+
+def test_styled_verdicts_render():
+    table = C.claim_table(None, [C.CLAIMS_BY_ID["pbn-mpii-test"]])
+    html = T.style_verdicts(table).to_html()
+    assert "not tested" in html and "background-color: #eeeeee" in html
+    other = T.style_verdicts(C.claim_table(None, [C.CLAIMS_BY_ID["pbn-lsp-test"]])).to_html()
+    assert html.split("{")[0] != other.split("{")[0]  # two tables on one page must not share CSS ids

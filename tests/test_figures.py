@@ -1,0 +1,147 @@
+"""The book's figures (lib.figures) and the pose statistics behind the data and MI chapters (lib.posestats)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import figures as F
+from lib import joints as J
+from lib import posestats as P
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return P.generator_poses(n=600, seed=0)
+
+
+def test_plot_displays_as_png_whatever_the_backend():
+    import matplotlib
+
+    matplotlib.use("Agg")  # what lib.data.preview does on import
+    frame = pd.DataFrame({"split": ["d"] * 4, "role": ["transfer", "transfer", "random", "random"], "seed": 0,
+                          "epoch": [1, 2, 1, 2], "val_Mean": [10.0, 20.0, 5.0, 15.0]})
+    plot = F.convergence(frame)
+    assert plot._repr_png_().startswith(PNG)
+    assert repr(plot) == "<Plot: 1 axes: split (d)>"
+
+
+def test_generator_poses_and_their_groups(generator):
+    assert generator.joints.shape == (600, 16, 2) and generator.annotated.all()
+    groups = P.source_groups(generator, 5)
+    assert len(groups) == 5 and sorted(j for g in groups for j in g) == list(range(16))
+    found = P.groups_by_source({"gen": generator}, 5)
+    assert list(found) == ["paper Fig. 2(b)", "gen"] and found["paper Fig. 2(b)"] == P.canonical(J.MI5_GROUPS)
+    cmp = P.compare_sources(found, "paper Fig. 2(b)")
+    assert cmp.loc["paper Fig. 2(b)", "adjusted Rand"] == 1.0
+
+
+def test_mi_figures(generator):
+    mats = P.affinities({"gen": generator})
+    m, names = mats["gen"]
+    assert m.shape == (16, 16) and m.min() == 0.0 and m.max() == 1.0 and names[0] == "r_ankle"
+    assert F.mi_heatmaps(mats)._repr_png_().startswith(PNG)
+    sk = F.groups_skeletons({"paper": J.MI5_GROUPS, "lsp-like": J.restrict_groups(J.MI5_GROUPS, range(14))},
+                            {"lsp-like": sorted(J.LSP_TO_MPII)})
+    assert sk._repr_png_().startswith(PNG)
+    pairs = P.paper_pairs(mats)
+    assert list(pairs.index)[0] == "r_ankle–l_ankle" and pairs["gen: percentile"].between(0, 100).all()
+
+
+def test_eigengaps_find_planted_clusters():
+    blocks = np.kron(np.eye(3), np.ones((4, 4))) * 0.9 + 0.05
+    np.fill_diagonal(blocks, 0)
+    gaps = P.eigengaps(blocks, k_max=8)
+    assert gaps.idxmax() == 3
+    choice = P.eigengap_choice({"planted": gaps})
+    assert choice.loc["planted", "largest gap at k"] == 3
+    assert F.eigengap_plot({"planted": gaps})._repr_png_().startswith(PNG)
+
+
+def test_stability_by_k(generator):
+    table, mats = P.stability_by_k(generator, (2, 5), n_boot=3)
+    assert list(table.index) == [2, 5] and table["agreement"].between(0, 1).all()
+    assert mats[5].shape == (16, 16) and np.allclose(np.diag(mats[5]), 1.0)
+    assert F.coassignment_heatmaps({"k = 5": (mats[5], generator.names)})._repr_png_().startswith(PNG)
+
+
+def test_mi_bias_is_positive_and_below_the_mi(generator):
+    bias = P.mi_bias_summary(generator, n_shuffles=1)
+    assert list(bias.index) == ["weakest pair", "median pair", "strongest pair"]
+    assert (bias["bias (nats)"] > 0).all() and (bias["bias / MI"] < 1).all()
+
+
+def test_mpii_groups_fall_back_to_the_stored_ones(monkeypatch):
+    monkeypatch.delenv("POSE_DATA", raising=False)
+    groups, origin = P.mpii_groups(6)
+    assert groups == P.canonical(J.MI6_GROUPS) and "stored" in origin
+    table = P.mpii_groups_by_k((2, 5, 6, 8))
+    assert table["= lib.joints"].all()
+    assert P.groups_frame(groups).shape == (6, 1)
+    with pytest.raises(ValueError, match="POSE_DATA"):
+        P.mpii_groups(7)
+    assert "not set" in P.mpii_note({"synthetic generator": None})
+
+
+@pytest.mark.realdata
+def test_mpii_groups_from_the_annotations_equal_the_stored_ones():
+    if not os.environ.get("POSE_DATA"):
+        pytest.skip("needs POSE_DATA (MPII annotations)")
+    table = P.mpii_groups_by_k((2, 5, 6, 8))
+    assert table["= lib.joints"].all()
+
+
+def test_visibility_tables_and_bars(generator):
+    n = 50
+    rng = np.random.default_rng(0)
+    ann = rng.random((n, 14)) < 0.9
+    src = P.PoseSource("lsp-like", np.zeros((n, 14, 2)), ann, ann.copy(), None, tuple(sorted(J.LSP_TO_MPII)), "test")
+    vis = rng.random((n, 16)) < 0.7
+    other = P.PoseSource("mpii-like", np.zeros((n, 16, 2)), np.ones((n, 16), bool), vis, None, tuple(range(16)), "test")
+    sources = {"lsp-like": src, "mpii-like": other, "no flags": generator}
+    table = P.visibility_table(sources)
+    assert list(table.index) == list(J.MPII_JOINTS)
+    assert (table["lsp-like"]["invisible %"].dropna() == 0).all()
+    summary = P.visibility_summary(sources)
+    assert list(summary.index) == ["lsp-like", "mpii-like"]  # no flags, no row
+    row = summary.loc["mpii-like"]
+    assert row["visible %"] + row["invisible %"] + row["missing %"] == pytest.approx(100, abs=0.2)
+    assert F.visibility_bars(table)._repr_png_().startswith(PNG)
+
+
+def test_skeleton_grids_draw_any_poseset():
+    from lib.data.poseset import PoseSet
+
+    n, r = 5, 64
+    rng = np.random.default_rng(0)
+    ps = PoseSet(images=rng.integers(0, 255, (n, r, r, 3), dtype=np.uint8), joints=rng.uniform(10, 50, (n, 14, 2)),
+                 annotated=np.ones((n, 14), bool), visible=rng.random((n, 14)) < 0.5, norm=np.ones(n, np.float32),
+                 joint_ids=J.LSP_TO_MPII, metric="pck", margin=1.25)
+    plot = F.skeleton_grids({"lsp-like": ps}, n=4)
+    assert plot._repr_png_() is None and plot._repr_jpeg_().startswith(b"\xff\xd8") and len(plot.figure.axes) == 4
+
+
+def test_fig5_from_a_frame():
+    from lib.tables import FIG5
+
+    frame = pd.DataFrame([{"panel": p, "experiment": e, "x": x, "series": s, "mean": 50.0, "low": 48.0, "high": 52.0,
+                           "seeds": 2, "params": 1e6, "train_loss": 1e-3} for p, e, x, s in FIG5])
+    frame.loc[frame["experiment"] == "pbn/overlap", ["mean", "low", "high"]] = np.nan  # a missing record
+    plot = F.fig5(frame)
+    assert len(plot.figure.axes) == 6 and plot._repr_png_().startswith(PNG)
+
+
+def test_table6_parameters_match_the_paper():
+    counts = P.table6_parameters()
+    assert counts.loc["Ours (8 stacks)", "ours"] == 26_686_848
+    assert counts.loc["Deep BS (8 stacks)", "ours"] == 27_216_768
+
+
+def test_joint_columns():
+    cols = P.joint_columns()
+    assert list(cols.index) == [*J.TABLE_COLUMNS, "Mean", "Hard"] and cols["in LSP"].all()
