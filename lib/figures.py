@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lib import joints as J
-from lib.data.preview import LIMBS, LSP_LIMBS, SIDE_COLOURS
+from lib.data.preview import LIMBS, SIDE_COLOURS, draw_skeleton
 
 #: An upright person facing the camera, MPII joint order, (x, y) with y down; the person's right
 #: is on the image's left. Only for drawing groups (PBN Fig. 2(b)).
@@ -65,17 +65,6 @@ plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.spines.top": F
                      "font.size": 9})
 
 
-def _side(mpii_id: int) -> str:
-    name = J.MPII_JOINTS[mpii_id]
-    return name[0] if name[:2] in ("r_", "l_") else "c"
-
-
-def _limbs(ids: Sequence[int]) -> list[tuple[int, int]]:
-    pos = {j: i for i, j in enumerate(ids)}
-    extra = LSP_LIMBS if J.idx("pelvis")[0] not in pos else []
-    return [(pos[a], pos[b]) for a, b in list(LIMBS) + list(extra) if a in pos and b in pos]
-
-
 def skeleton_grid(ps, n: int = 8, seed: int = 0, title: str = "", cols: int = 8) -> Plot:
     """``n`` random people of a :class:`lib.data.PoseSet` as they are stored (unaugmented), with skeletons.
 
@@ -86,19 +75,11 @@ def skeleton_grid(ps, n: int = 8, seed: int = 0, title: str = "", cols: int = 8)
     pick = np.sort(rng.choice(len(ps), size=min(n, len(ps)), replace=False))
     rows = int(np.ceil(len(pick) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.7 * rows + (0.3 if title else 0)), squeeze=False)
-    limbs = _limbs(ps.joint_ids)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, pick):
         ax.imshow(ps.images[i])
-        xy, ann, vis = ps.joints[i], ps.annotated[i], ps.visible[i]
-        for a, b in limbs:
-            if ann[a] and ann[b]:
-                s = _side(ps.joint_ids[a]) if _side(ps.joint_ids[a]) == _side(ps.joint_ids[b]) else "c"
-                ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=SIDE_COLOURS[s], lw=1.2, alpha=0.85)
-        for j in np.flatnonzero(ann):
-            c = SIDE_COLOURS[_side(ps.joint_ids[j])]
-            ax.plot(*xy[j], "o", ms=3.5, mec=c, mew=1.0, mfc=c if vis[j] else "none")
+        draw_skeleton(ax, ps.joints[i], ps.annotated[i], ps.visible[i], ps.joint_ids, ms=3.5)
         ax.set_title(f"#{i}", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
@@ -258,7 +239,6 @@ def skeleton_grids(sets: Mapping[str, object], n: int = 8, seed: int = 0) -> Plo
     for r, (name, ps) in enumerate(sets.items()):
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(ps), size=min(n, len(ps)), replace=False))
-        limbs = _limbs(ps.joint_ids)
         for c, ax in enumerate(axes[r]):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -268,14 +248,7 @@ def skeleton_grids(sets: Mapping[str, object], n: int = 8, seed: int = 0) -> Plo
                 continue
             i = pick[c]
             ax.imshow(ps.images[i])
-            xy, ann, vis = ps.joints[i], ps.annotated[i], ps.visible[i]
-            for a, b in limbs:
-                if ann[a] and ann[b]:
-                    s = _side(ps.joint_ids[a]) if _side(ps.joint_ids[a]) == _side(ps.joint_ids[b]) else "c"
-                    ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=SIDE_COLOURS[s], lw=1.1, alpha=0.85)
-            for j in np.flatnonzero(ann):
-                col = SIDE_COLOURS[_side(ps.joint_ids[j])]
-                ax.plot(*xy[j], "o", ms=3, mec=col, mew=0.9, mfc=col if vis[j] else "none")
+            draw_skeleton(ax, ps.joints[i], ps.annotated[i], ps.visible[i], ps.joint_ids, lw=1.0, ms=3)
             ax.set_xlim(-0.5, ps.resolution - 0.5)
             ax.set_ylim(ps.resolution - 0.5, -0.5)
         axes[r, 0].set_ylabel(name, fontsize=9)

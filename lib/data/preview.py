@@ -9,15 +9,16 @@ green; visible joints are filled, invisible (annotated but occluded) joints holl
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
+import numpy as np
+import torch
 from matplotlib.figure import Figure  # no pyplot: writes files without touching the global backend
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from lib.data.augment import PBN_AUGMENT, AugmentConfig, DeviceData, make_batch  # noqa: E402
-from lib.data.poseset import PoseSet  # noqa: E402
-from lib.heatmaps import to_input  # noqa: E402
-from lib.joints import MPII_JOINTS, idx  # noqa: E402
+from lib.data.augment import PBN_AUGMENT, AugmentConfig, DeviceData, make_batch
+from lib.data.poseset import PoseSet
+from lib.heatmaps import to_input
+from lib.joints import MPII_JOINTS, idx
 
 #: Limbs in MPII indices; the second list stands in where pelvis and thorax are absent (LSP).
 LIMBS = [idx(*p) for p in (
@@ -38,6 +39,29 @@ def _side(mpii_id: int) -> str:
     return name[0] if name[:2] in ("r_", "l_") else "c"
 
 
+def skeleton_limbs(joint_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Limbs as pairs of columns of a dataset with MPII ids ``joint_ids`` (LSP limbs where pelvis is absent)."""
+    pos = {j: i for i, j in enumerate(joint_ids)}
+    extra = LSP_LIMBS if idx("pelvis")[0] not in pos else []
+    return [(pos[a], pos[b]) for a, b in LIMBS + extra if a in pos and b in pos]
+
+
+def draw_skeleton(ax, xy: np.ndarray, shown: np.ndarray, visible: np.ndarray, joint_ids: Sequence[int], *,
+                  lw: float = 1.2, ms: float = 4.0) -> None:
+    """One person's skeleton on ``ax``: right red, left blue, centre green; hidden joints hollow.
+
+    ``xy`` is ``J×2``; ``shown`` says which joints to draw (a limb needs both ends), ``visible``
+    which of them get filled markers.
+    """
+    for a, b in skeleton_limbs(joint_ids):
+        if shown[a] and shown[b]:
+            side = _side(joint_ids[a]) if _side(joint_ids[a]) == _side(joint_ids[b]) else "c"
+            ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=SIDE_COLOURS[side], lw=lw, alpha=0.85)
+    for j in np.flatnonzero(shown):
+        colour = SIDE_COLOURS[_side(joint_ids[j])]
+        ax.plot(xy[j, 0], xy[j, 1], "o", ms=ms, mec=colour, mew=lw, mfc=colour if visible[j] else "none")
+
+
 def preview(ps: PoseSet, out: str | Path, *, n: int = 16, seed: int = 0, aug: AugmentConfig = PBN_AUGMENT,
             input_size: int = 256, title: str = "") -> Path:
     """Save a grid of ``n`` augmented training samples of ``ps`` with skeletons to ``out`` (PNG)."""
@@ -50,9 +74,6 @@ def preview(ps: PoseSet, out: str | Path, *, n: int = 16, seed: int = 0, aug: Au
     joints = to_input(batch.joints, input_size // batch.targets.shape[-1]).numpy()
     shown = batch.weights.numpy() > 0
     visible = batch.visible.numpy()
-    ids = ps.joint_ids
-    pos = {j: i for i, j in enumerate(ids)}
-    limbs = [(pos[a], pos[b]) for a, b in LIMBS + (LSP_LIMBS if 6 not in pos else []) if a in pos and b in pos]
 
     k = len(index)
     cols = int(np.ceil(np.sqrt(k)))
@@ -64,15 +85,7 @@ def preview(ps: PoseSet, out: str | Path, *, n: int = 16, seed: int = 0, aug: Au
     for b in range(k):
         ax = axes.flat[b]
         ax.imshow(batch.inputs[b].permute(1, 2, 0).numpy(), extent=(-0.5, input_size - 0.5, input_size - 0.5, -0.5))
-        for a, c in limbs:
-            if shown[b, a] and shown[b, c]:
-                side = _side(ids[a]) if _side(ids[a]) == _side(ids[c]) else "c"
-                ax.plot(joints[b, [a, c], 0], joints[b, [a, c], 1], color=SIDE_COLOURS[side], lw=1.2, alpha=0.8)
-        for j in range(len(ids)):
-            if shown[b, j]:
-                colour = SIDE_COLOURS[_side(ids[j])]
-                ax.plot(joints[b, j, 0], joints[b, j, 1], "o", ms=4, mec=colour, mew=1.2,
-                        mfc=colour if visible[b, j] else "none")
+        draw_skeleton(ax, joints[b], shown[b], visible[b], ps.joint_ids)
         ax.set_title(f"#{int(index[b])}", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
