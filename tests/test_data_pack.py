@@ -231,5 +231,5 @@ def test_synthetic_train_and_val_differ_and_are_cached(tmp_path):
     assert np.array_equal(load_poseset("synthetic", "train", synthetic=cfg, cache_dir=tmp_path).images, train.images)
     with pytest.raises(ValueError, match="resolution=128 disagrees"):
         load_poseset("synthetic", "train", synthetic=cfg, resolution=128, cache_dir=tmp_path)
-    with pytest.raises(ValueError, match="only applies to \['synthetic', 'synthetic-mpii'\]"):
+    with pytest.raises(ValueError, match=r"only applies to \['synthetic', 'synthetic-mpii'\]"):
         load_poseset("lspet", "train", synthetic=cfg, cache_dir=tmp_path)

@@ -121,7 +121,7 @@ def test_headboxes_attach_by_order_and_mismatch_errors(tmp_path):
         mpii.read_mpii(path, two)
     bad = tmp_path / "bad.mat"
     scipy.io.savemat(bad, {"something": np.zeros(3)})
-    with pytest.raises(ValueError, match="lacks \[.pos_gt_src"):
+    with pytest.raises(ValueError, match=r"lacks \[.pos_gt_src"):
         mpii.read_mpii(path, bad)
 
 
