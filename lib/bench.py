@@ -24,28 +24,13 @@ from lib.data.augment import PBN_AUGMENT, DeviceData, make_batch
 from lib.data.poseset import PoseSet
 from lib.evaluate import precision
 from lib.experiments import make_experiment
+from lib.hardware import nominal_bf16_peak
 from lib.models import ModelConfig, build_model
 from lib.runtime import model_macs
-
-#: Dense bf16 tensor-core peaks in FLOP/s from the vendors' data sheets, by device-name substring
-#: (first match wins, so the PCIe and NVL variants come before the plain name).
-NOMINAL_BF16_PEAK: tuple[tuple[str, float], ...] = (
-    ("H100 PCIe", 756e12), ("H100 NVL", 835e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),
-    ("B200", 2250e12), ("A100", 312e12), ("L40S", 362e12), ("L40", 181e12), ("L4", 121e12), ("A10", 125e12),
-    ("RTX 4090", 165e12), ("RTX 3090", 71e12), ("V100", 125e12), ("T4", 65e12),
-)
 
 #: The models timed: the paper's benchmark network and the book profile's base model.
 MODELS: tuple[tuple[str, str, str], ...] = (("paper: 8-stack PBN 256x256", "pbn/large-mi5", "paper"),
                                              ("book: 3-stack PBN 128x128", "pbn/mi5-d1-w64", "book"))
-
-
-def nominal_bf16_peak(device_name: str) -> float | None:
-    """The data-sheet dense bf16 peak of a GPU, or None when the name is not known."""
-    for key, flops in NOMINAL_BF16_PEAK:
-        if key in device_name:
-            return flops
-    return None
 
 
 def matmul_ceiling(device: torch.device, n: int = 8192, iters: int = 20) -> float:

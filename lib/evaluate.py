@@ -39,6 +39,10 @@ class Evaluation:
             hidden (the synthetic benchmark: PBN Fig. 7's two cases).
         occlusion: ``N×J`` 0 visible / 1 self-occluded / 2 other-occluded, or None.
         threshold: 0.5 (PCKh) or 0.2 (PCK).
+        pred_image: ``N×J×2`` predictions in the source image's pixels (``PoseSet.origin``;
+            for rendered people, whose crop is the image, the crop pixels), for evaluation by
+            anyone's own code; ``image``: each person's image (file name, or the person's index
+            in the split for rendered people).
     """
 
     pred: np.ndarray
@@ -51,6 +55,8 @@ class Evaluation:
     joint_ids: tuple[int, ...]
     threshold: float
     occlusion: np.ndarray | None = None
+    pred_image: np.ndarray | None = None
+    image: np.ndarray | None = None
 
     @property
     def table(self) -> dict[str, float]:
@@ -66,9 +72,7 @@ class Evaluation:
 
 
 def precision(device: torch.device, bf16: bool) -> torch.autocast:
-    """bf16 autocast on CUDA when asked, else a disabled autocast (plain fp32)."""
-    if bf16 and device.type != "cuda":
-        raise ValueError("bf16 autocast is only used on CUDA; use precision 'fp32' on CPU")
+    """bf16 autocast (CUDA, or a CPU with native bf16: ``lib.hardware``) when asked, else plain fp32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
@@ -84,7 +88,7 @@ def evaluate(model: torch.nn.Module, data: DeviceData, ps: PoseSet, cols: Sequen
     """Evaluate ``model``'s last stack on every person of ``data`` (the device copy of ``ps``).
 
     ``cols`` are the dataset columns the last stack predicts, in its channel order; ``loss_fn``
-    maps (outputs, targets, weights) to the training loss; ``bf16``: autocast (CUDA only). The
+    maps (outputs, targets, weights) to the training loss; ``bf16``: autocast. The
     model is left in eval mode.
     """
     model.eval()
@@ -121,6 +125,16 @@ def evaluate(model: torch.nn.Module, data: DeviceData, ps: PoseSet, cols: Sequen
     if occlusion is not None:
         for name, code in (("self_occluded", 1), ("other_occluded", 2)):
             tables[name] = pck_table(hits, evaluated & (occlusion == code), joint_ids)
+    pred_image = pred if ps.origin is None else ps.origin[:, None, :2] + pred * ps.origin[:, None, 2:3]
     return Evaluation(pred=pred.astype(np.float32), maxvals=maxvals.astype(np.float32), hits=hits,
                       evaluated=evaluated, visible=visible.astype(bool), loss=loss, tables=tables,
-                      joint_ids=joint_ids, threshold=threshold, occlusion=occlusion)
+                      joint_ids=joint_ids, threshold=threshold, occlusion=occlusion,
+                      pred_image=pred_image.astype(np.float32), image=person_images(ps))
+
+
+def person_images(ps: PoseSet) -> np.ndarray:
+    """Each person's image: the photo's file name where the PoseSet knows it, else its row index."""
+    names = ps.meta.get("images")
+    if names is not None and len(names) == len(ps):
+        return np.asarray([str(n) for n in names])
+    return np.asarray([str(i) for i in range(len(ps))])

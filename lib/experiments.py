@@ -25,7 +25,9 @@ Names (:func:`experiment_names`):
 
 Profiles (:data:`PROFILES`): ``tiny`` (the engine's unit tests: a run in about a second, no
 study), ``smoke`` (CPU, every experiment in seconds, a whole study in minutes; exercises every
-code path, measures nothing), ``book`` (GPU, sized by :func:`book_budget`), ``paper`` (the
+code path, measures nothing), ``cpu`` (real, small-scale answers on two CPU cores: 2 stacks,
+C = 128, 64×64 input, 115,200 training images a run; :data:`CPU_PROFILE_NOTES`, run in the
+order of :data:`CPU_PLAN`), ``book`` (GPU, sized by :func:`book_budget`), ``paper`` (the
 papers' full recipes: 8-stack benchmark models aside, 3-stack ablations at 256×256, batch 16,
 250 epochs, lr 2.5e-4 × 0.1 at epochs 170 and 220; KPTransfer's 8,000-iteration epochs with
 ÷5 on plateaus and early stopping after 10 epochs).
@@ -176,6 +178,15 @@ def book_budget(fraction_of_peak: float = 0.10, peak_flops: float = 989e12) -> d
     return {"images_per_s": rate, "seconds_per_seed": seconds, "sessions_for_3_seeds": 3 * seconds / 1800}
 
 
+#: The ``cpu`` profile's step schedule: 24 epochs × 300 iterations × 16 = 115,200 training images
+#: (12.8 passes over LSP Extended's 9,000 training people), lr × 0.1 at epochs 17 and 22 (the
+#: paper's drops at 68% and 88% of its 250 epochs).
+_CPU_STEP = Schedule(kind="step", lr=1e-3, batch_size=16, epochs=24, iters_per_epoch=300, milestones=(17, 22))
+#: KPTransfer's plateau schedule at the ``cpu`` scale: ÷5 after 2 epochs without a better Mean,
+#: stop after 4, at most 24 epochs of the same size as the step schedule's.
+_CPU_PLATEAU = Schedule(kind="plateau", lr=1e-3, batch_size=16, epochs=24, iters_per_epoch=300, milestones=(),
+                        plateau_patience=2, early_stop=4)
+
 _SMOKE_STEP = Schedule(kind="step", lr=1e-3, batch_size=8, epochs=3, iters_per_epoch=5, milestones=(2,))
 _SMOKE_PLATEAU = Schedule(kind="plateau", lr=1e-3, batch_size=8, epochs=4, iters_per_epoch=5,
                           milestones=(), plateau_patience=1, early_stop=2)
@@ -190,6 +201,10 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(name="smoke", dataset="synthetic", device="cpu", input_size=64, resolution=128, channels=32,
                      pbn_stacks=2, pbn_large_stacks=3, kpt_stacks=1, step=_SMOKE_STEP, plateau=_SMOKE_PLATEAU,
                      seeds=(0, 1), train_limit=200, val_limit=64, width_scale=32 / 256),
+    # The cpu profile: real answers at a small scale on any 2-core machine (see ``CPU_PROFILE_NOTES``).
+    "cpu": Profile(name="cpu", dataset="lspet", device="cpu", input_size=64, resolution=80, channels=128,
+                   pbn_stacks=2, pbn_large_stacks=4, kpt_stacks=1, step=_CPU_STEP, plateau=_CPU_PLATEAU,
+                   seeds=(0, 1, 2), train_limit=9000, val_limit=1000, width_scale=128 / 256),
     "book": Profile(name="book", dataset="lspet", device="cuda", input_size=128, resolution=128, channels=256,
                     pbn_stacks=3, pbn_large_stacks=8, kpt_stacks=2,
                     step=Schedule(kind="step", epochs=16, iters_per_epoch=400, milestones=(11, 14)),
@@ -203,6 +218,63 @@ PROFILES: dict[str, Profile] = {
                                       plateau_patience=5, early_stop=10),
                      seeds=(0, 1, 2)),
 }
+
+#: Why the ``cpu`` profile is what it is: every departure from the papers, and its reason.
+CPU_PROFILE_NOTES = """\
+The `cpu` profile answers the papers' questions at a scale that two CPU cores train in about
+20-30 minutes per run with bf16 autocast and channels-last (`lib.hardware`), on LSP Extended's
+real photos (9,000 training, 1,000 validation people; PCK@0.2) and on `synthetic-mpii` (MPII's
+training poses rendered with self- and other-occlusion labels; 9,000 training and 1,000
+validation people; PCKh@0.5). Departures from the papers, each for speed on two cores:
+
+* input 64×64 (papers: 256×256), so heatmaps are 16×16 (papers: 64×64), sigma 1 heatmap pixel
+  as in the papers; crops are cut at 80 px (1.25 × the input) so augmentation has real pixels;
+* 2 stacks (papers: 8 for the benchmark rows, 3 for the ablations), the fewest that keep
+  stacking, feature fusion and intermediate supervision; KPTransfer k = 1 (source 1 stack,
+  transfer / frozen / random 2 stacks; paper: k = 4);
+* trunk width C = 128 (papers: 256), PBN branch widths scaled with it (W × 128/256: the
+  default W = 64 becomes 32) so branch-to-trunk ratios stay the papers';
+* RMSProp as in both papers but lr 1e-3 (papers: 2.5e-4): the schedule is 115,200 training
+  images instead of the papers' ~5.6 million, and a larger step learns faster in so few;
+  PBN's step schedule ×0.1 at 71% and 92% of the run (paper: 68% and 88%); KPTransfer's
+  ÷5 plateau schedule with patience 2 and early stopping after 4 epochs (paper: 10) of 4,800
+  images (paper: 8,000 iterations);
+* single-scale testing without flip (the PBN ablations' protocol, Sec. 4.3).
+"""
+
+#: The order in which ``python -m lib.train --profile cpu --all`` trains, most needed first:
+#: (dataset, experiments, seeds) groups, each group seed by seed (issue order: PBN's main
+#: comparison on LSP Extended; the occlusion claim on synthetic-mpii; KPTransfer's abstract
+#: splits c and d; PBN's remaining ablations; KPTransfer's splits a and b).
+CPU_PLAN: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...] = (
+    ("lspet", ("pbn/linear", "pbn/deep", "pbn/mi5-d1-w64", "pbn/body-d1-w64"), (0, 1, 2)),
+    ("synthetic-mpii", ("pbn/linear", "pbn/deep", "pbn/mi5-d1-w64"), (0, 1, 2)),
+    ("lspet", tuple(f"kpt/{s}-{r}" for s in "cd" for r in ("source", "transfer", "frozen", "random")), (0, 1, 2)),
+    ("lspet", ("pbn/groups2", "pbn/groups8", "pbn/groups16", "pbn/overlap", "pbn/mi5-d2-w64", "pbn/mi5-d1-w32",
+               "pbn/mi5-d1-w128", "pbn/fusion-specific", "pbn/no-ankles"), (0, 1, 2)),
+    ("lspet", tuple(f"kpt/{s}-{r}" for s in "ab" for r in ("source", "transfer", "frozen", "random")), (0, 1, 2)),
+)
+
+
+def priority_plan(profile: str | Profile, experiments: tuple[str, ...] | None = None,
+                  seeds: tuple[int, ...] | None = None) -> list[Experiment]:
+    """A profile's sweep in the order it should run: the ``cpu`` plan, else :func:`sweep`'s order.
+
+    ``experiments`` / ``seeds`` keep only those names / seeds (in the plan's order).
+    """
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    if p.name != "cpu":
+        exps = sweep(p, None, seeds)
+    else:
+        exps = [make_experiment(n, p, dataset, s) for dataset, names, plan_seeds in CPU_PLAN
+                for s in plan_seeds if seeds is None or s in seeds for n in names]
+    if experiments is not None:
+        unknown = sorted(set(experiments) - set(experiment_names()))
+        if unknown:
+            raise ValueError(f"unknown experiments {unknown}; `python -m lib.train --list` lists them")
+        exps = [e for e in exps if e.name in experiments]
+    return exps
+
 
 # ---------------------------------------------------------------------------------------------
 # Joint groups

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lib.hardware import cpu_name, cpu_native_bf16, device_name
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,20 +33,6 @@ def git_state(repo: Path = REPO_ROOT) -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
-def device_name(device: torch.device | str) -> str:
-    """A human-readable name of the compute device (GPU model, or the CPU's)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
-
-
 def provenance(device: torch.device | str) -> dict:
     """Code version, device, library versions and the UTC date, JSON-serialisable."""
     device = torch.device(device)
@@ -53,6 +41,9 @@ def provenance(device: torch.device | str) -> dict:
         "device": device.type,
         "device_name": device_name(device),
         "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "cpu": cpu_name(),
+        "cpu_native_bf16": cpu_native_bf16(),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),

@@ -17,12 +17,12 @@ import numpy as np
 import torch.distributed as dist
 
 from lib import checkpoint as ckpt
-from lib.bench import nominal_bf16_peak
 from lib.experiments import Experiment, config_hash
+from lib.hardware import nominal_bf16_peak
 from lib.provenance import provenance
 from lib.results import Record, load_record, record_path, write_record
 from lib.runtime import Distributed, model_macs, resolve_device
-from lib.train import RunOptions, TrainResult, train
+from lib.engine import RunOptions, TrainResult, train
 
 
 def run_dir(exp: Experiment, opts: RunOptions) -> Path:
@@ -90,7 +90,8 @@ def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple
                   "macs": result.macs},
         "run": {"wall_s": result.wall_seconds, "train_s": result.train_seconds, "images": result.images,
                 "images_per_s": result.images_per_s, "train_tflops": flops / 1e12,
-                "peak_fraction": flops / peak if peak else None, "precision": "bf16" if result.bf16 else "fp32",
+                "peak_fraction": flops / peak if peak else None, "precision": result.precision.name,
+                "precision_reason": result.precision.reason,
                 "compile": opts.compile, "world_size": result.world_size},
         "provenance": dev,
     }
@@ -98,6 +99,8 @@ def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple
               "evaluated": ev.evaluated, "visible": ev.visible, "joint_ids": np.asarray(ev.joint_ids, np.int8)}
     if ev.occlusion is not None:
         arrays["occlusion"] = ev.occlusion
+    if ev.pred_image is not None:  # the documented prediction file (README, "Predictions")
+        arrays["pred_image"], arrays["image"] = ev.pred_image, ev.image
     return record, arrays
 
 

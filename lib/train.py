@@ -1,392 +1,237 @@
-"""The training engine: one loop trains and evaluates every model of both studies.
+"""``python -m lib.train``: list, run (or load) one experiment, or run a profile's sweep.
 
-* Loss: MSE between each supervised stack's heatmaps and its Gaussian targets (intermediate
-  supervision, PBN Sec. 3.3, KPTransfer Sec. 3.1), unannotated joints masked, summed over stacks.
-  A stack may predict its own joint subset (KPTransfer: S1 then S2).
-* Optimiser: RMSProp (PBN Sec. 4.1, KPTransfer Sec. 3.3; PyTorch's defaults α = 0.99, ε = 1e-8
-  match Torch7's ``optim.rmsprop`` that both papers used). Schedules: PBN's ×0.1 at set epochs,
-  KPTransfer's ÷5 on a validation plateau with early stopping (``lib.experiments.Schedule``).
-  An epoch is a set number of iterations over a fresh permutation of the training people.
-* Validation after every epoch with BatchNorm in eval mode (``lib.evaluate``); the history of
-  loss and PCK per epoch goes into the record.
-* Speed on a GPU: data and augmentation on the device, bf16 autocast, channels-last, optional
-  ``torch.compile``, no host synchronisation inside an iteration (the loss is accumulated on
-  the device and read every ``log_every`` iterations).
-* Exact resume: an atomic checkpoint at every epoch end (and every ``checkpoint_every``
-  iterations) holds everything the loop depends on (``lib.checkpoint``); the same call after a
-  kill continues and ends with identical weights on CPU. A non-finite loss stops the run with
-  :class:`NonFiniteLoss` before it can overwrite the last good checkpoint.
-* Data parallel: launched by ``torchrun`` (``WORLD_SIZE`` > 1), each process takes its slice of
-  every batch, DistributedDataParallel averages gradients, rank 0 evaluates and writes.
+    python -m lib.train --list
+    python -m lib.train EXPERIMENT --profile P --seed S [--dataset D] [--results DIR] [--json]
+    python -m lib.train --profile P --all [--experiments A,B] [--seeds 0,1] [--chunk I/N] [--parallel K]
 
-``python -m lib.train`` is the command line (:mod:`lib.cli`).
+A run whose record exists is loaded, not retrained (``--force`` retrains). Killed and started
+again with the same command, a run resumes from its last checkpoint. ``--all`` runs the
+profile's sweep in its priority order (``lib.experiments.priority_plan``: for ``cpu`` the
+studies' most needed runs first) with one progress line per run: how many are left and the
+estimated time, from the measured speed of this sweep's runs so far. It can run for hours in
+the background (``nohup ... &``); started again, it skips finished records. ``--chunk I/N`` runs the
+I-th of N slices of similar cost (a GPU session's share); ``--parallel K`` runs K experiments
+at once, each in its own process on the same device, and reports the aggregate images/second.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
-import os
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
-import torch
-import torch.distributed as dist
-from torch import Tensor
+from lib.engine import NonFiniteLoss, RunOptions, TrainResult, heatmap_loss, train
+from lib.experiments import PROFILES, Experiment, experiment_names, make_experiment, priority_plan
+from lib.results import Record, record_path
+from lib.runner import chunk, estimated_cost, run_experiment, sweep_units
+from lib.runtime import TooSlowForDevice
 
-from lib import checkpoint as ckpt
-from lib.data import load_poseset
-from lib.data.augment import KPTRANSFER_AUGMENT, NO_AUGMENT, PBN_AUGMENT, AugmentConfig, DeviceData, make_batch
-from lib.data.poseset import PoseSet
-from lib.evaluate import Evaluation, LossFn, evaluate, precision
-from lib.experiments import DATASETS, Experiment, config_hash
-from lib.models import build_model, count_params, freeze_stacks, trainable_parameters, transfer_stacks
-from lib.runtime import Distributed, TooSlowForDevice, check_budget, model_macs, resolve_bf16, resolve_device
-
-__all__ = ["NonFiniteLoss", "RunOptions", "TooSlowForDevice", "TrainResult", "heatmap_loss", "train"]
-
-AUGMENTS: dict[str, AugmentConfig] = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT, "none": NO_AUGMENT}
+__all__ = ["NonFiniteLoss", "RunOptions", "TrainResult", "heatmap_loss", "main", "train"]
 
 
-class NonFiniteLoss(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lib.train", description=__doc__.splitlines()[0])
+    p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="print every experiment name, one per line")
+    p.add_argument("--all", action="store_true", help="run the profile's whole sweep")
+    p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    p.add_argument("--dataset", default=None, help="synthetic, lspet or mpii (default: the profile's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default=None, help="with --all: comma-separated seeds (default: the profile's)")
+    p.add_argument("--experiments", default=None, help="with --all: comma-separated experiments (default: all)")
+    p.add_argument("--chunk", default=None, help="with --all: run slice I of N, written I/N (1-based)")
+    p.add_argument("--parallel", type=int, default=1, help="with --all: experiments at once, one process each")
+    p.add_argument("--results", default=None, help="results folder (default: the repository's results/)")
+    p.add_argument("--force", action="store_true", help="retrain even if a record exists")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    p.add_argument("--allow-slow", action="store_true", help="run even if a CPU would take hours")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1; a background sweep: all cores)")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N iterations")
+    p.add_argument("--checkpoint-dir", default=None, help="run folders (default .cache/runs)")
+    p.add_argument("--data-root", default=None, help="datasets folder (default $POSE_DATA)")
+    return p
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run (not what: nothing here changes a record's hash).
+def options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(device=args.device, precision=args.precision, compile=args.compile,
+                      checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                      progress=not args.quiet, allow_slow=args.allow_slow, threads=args.threads,
+                      data_root=args.data_root)
 
-    Attributes:
-        device: ``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:1``...
-        precision: ``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``bf16`` or ``fp32``.
-        channels_last: memory format; None = on CUDA.
-        compile: ``torch.compile`` the training forward (CUDA; first epoch pays compilation).
-        checkpoint_dir: folder of run folders (default ``.cache/runs``); a run's folder is its hash.
-        checkpoint_every: also checkpoint every N iterations within an epoch (0: epoch ends only).
-        log_every: iterations between host reads of the loss (progress bar, NaN check).
-        progress: show a progress bar and one line per epoch (rank 0).
-        allow_slow: skip the refusal of CPU runs estimated above ``lib.runtime.CPU_LIMIT_S``.
-        threads: ``torch.set_num_threads`` on CPU (None: leave as is).
-        data_root, cache_dir: passed to ``lib.data.load_poseset``.
-        eval_batch_size: people per validation forward pass.
-        kill_after: test hook simulating a kill: ``os._exit(75)`` once this process has run
-            that many iterations (0: never).
+
+def summary(exp: Experiment, rec: Record, cached: bool) -> dict:
+    return {"experiment": exp.name, "profile": exp.profile, "dataset": exp.data.dataset, "seed": exp.seed,
+            "hash": rec.data["hash"], "cached": cached, "record": str(rec.path), "metrics": rec.metrics,
+            "images": rec.data["run"]["images"], "images_per_s": rec.data["run"]["images_per_s"],
+            "wall_s": rec.data["run"]["wall_s"]}
+
+
+def run_one(exp: Experiment, args: argparse.Namespace) -> dict | None:
+    cached = record_path(exp, args.results).exists() and not args.force
+    rec = run_experiment(exp, options(args), results_dir=args.results, force=args.force)
+    if rec is None:  # a torchrun rank other than 0
+        return None
+    out = summary(exp, rec, cached)
+    m, run = rec.metrics, rec.data["run"]
+    peak = f", {100 * run['peak_fraction']:.1f}% of bf16 peak" if run.get("peak_fraction") else ""
+    print(f"{exp.name} seed {exp.seed} ({'cached' if cached else 'trained'}): "
+          + ", ".join(f"{k} {m[k]:.1f}" for k in ("Mean", "Hard") if m.get(k) is not None)
+          + f"; {run['images_per_s']:.0f} img/s{peak}  [{rec.path}]", flush=True)
+    return out
+
+
+def child_command(exp: Experiment, args: argparse.Namespace) -> list[str]:
+    """The command line that runs ``exp`` alone (for ``--parallel``)."""
+    cmd = [sys.executable, "-m", "lib.train", exp.name, "--profile", exp.profile, "--dataset", exp.data.dataset,
+           "--seed", str(exp.seed), "--json", "--quiet", "--device", args.device, "--precision", args.precision,
+           "--threads", str(args.threads), "--checkpoint-every", str(args.checkpoint_every)]
+    for flag, value in (("--results", args.results), ("--checkpoint-dir", args.checkpoint_dir),
+                        ("--data-root", args.data_root)):
+        if value:
+            cmd += [flag, value]
+    return cmd + [f for f, on in (("--compile", args.compile), ("--allow-slow", args.allow_slow),
+                                  ("--force", args.force)) if on]
+
+
+class RunFailed(RuntimeError):
+    """One run of a sweep failed; the sweep goes on with the others."""
+
+
+def run_in_child(exp: Experiment, args: argparse.Namespace) -> dict:
+    proc = subprocess.run(child_command(exp, args), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RunFailed(f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    mean = res["metrics"].get("Mean")
+    print(f"{exp.name} seed {exp.seed} ({'cached' if res['cached'] else 'trained'}): "
+          f"Mean {math.nan if mean is None else mean:.1f}", flush=True)
+    return res
+
+
+class SweepProgress:
+    """One line per finished run: position, runs left, and the estimated time to the end.
+
+    The estimate divides the remaining runs' training MACs (``lib.runner.estimated_cost``) by the
+    MACs per wall second that this sweep's trained runs reached so far; before any run has
+    trained (or when all were loaded) it says so instead of guessing.
     """
 
-    device: str = "auto"
-    precision: str = "auto"
-    channels_last: bool | None = None
-    compile: bool = False
-    checkpoint_dir: str | None = None
-    checkpoint_every: int = 0
-    log_every: int = 50
-    progress: bool = True
-    allow_slow: bool = False
-    threads: int | None = None
-    data_root: str | None = None
-    cache_dir: str | None = None
-    eval_batch_size: int = 64
-    kill_after: int = 0
+    def __init__(self, exps: list[Experiment], parallel: int):
+        macs: dict = {}
+        self.cost = {id(e): estimated_cost(e, macs) for e in exps}
+        self.left, self.total, self.parallel = set(self.cost), len(exps), parallel
+        self.trained_cost, self.trained_s = 0.0, 0.0
+        self.lock = threading.Lock()
+
+    def finished(self, exp: Experiment, outcome: str, wall_s: float | None) -> None:
+        with self.lock:
+            self.left.discard(id(exp))
+            if wall_s:
+                self.trained_cost += self.cost[id(exp)]
+                self.trained_s += wall_s
+            done = self.total - len(self.left)
+            if self.trained_s > 0:
+                rate = self.trained_cost / self.trained_s * self.parallel
+                eta = sum(self.cost[k] for k in self.left) / rate
+                when = f"about {eta / 3600:.1f} h left at this sweep's measured speed"
+            else:
+                when = "no run trained yet to time"
+            print(f"[{done}/{self.total}] {exp.name} {exp.data.dataset} seed {exp.seed}: {outcome}; "
+                  f"{len(self.left)} runs left, {when}", flush=True)
 
 
-@dataclass
-class TrainResult:
-    """A finished run. ``evaluation`` (of the selected weights) is None on ranks other than 0."""
-
-    model: torch.nn.Module
-    evaluation: Evaluation | None
-    history: list[dict]
-    selected_epoch: int
-    stopped_early: bool
-    train_seconds: float
-    wall_seconds: float
-    images: int
-    params: int
-    macs: int
-    device: torch.device
-    bf16: bool
-    world_size: int
-    run_dir: Path
-
-    @property
-    def images_per_s(self) -> float:
-        return self.images / self.train_seconds if self.train_seconds > 0 else math.nan
+def run_unit(unit: list[Experiment], args: argparse.Namespace,
+             progress: SweepProgress | None = None) -> tuple[list[dict], list[str]]:
+    """Run a unit's experiments in order (in this process, or each in a child for ``--parallel``)."""
+    done, failed = [], []
+    for exp in unit:
+        try:
+            res = run_in_child(exp, args) if args.parallel > 1 else run_one(exp, args)
+        except (RunFailed, TooSlowForDevice, NonFiniteLoss, ValueError, FileNotFoundError) as e:
+            failed.append(f"{exp.name} seed {exp.seed}: {e}")
+            print(f"FAILED {failed[-1]}", file=sys.stderr, flush=True)
+            if progress:
+                progress.finished(exp, "FAILED", None)
+            continue
+        if res is not None:
+            done.append(res)
+            if progress:
+                trained = not res["cached"]
+                progress.finished(exp, f"{'trained in ' + format(res['wall_s'] / 60, '.1f') + ' min' if trained else 'loaded'}"
+                                  f", Mean {res['metrics'].get('Mean', math.nan):.1f}", res["wall_s"] if trained else None)
+    return done, failed
 
 
-# ---------------------------------------------------------------------------------------------
-# Set-up
+def sweep_plan(args: argparse.Namespace) -> list[Experiment]:
+    """The experiments ``--all`` runs, in priority order, after ``--experiments/--seeds/--dataset``."""
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
+    names = tuple(n.strip() for n in args.experiments.split(",")) if args.experiments else None
+    exps = priority_plan(args.profile, names, seeds)
+    if args.dataset:
+        if args.profile == "cpu":
+            exps = [e for e in exps if e.data.dataset == args.dataset]
+        else:
+            exps = [make_experiment(e.name, e.profile, args.dataset, e.seed) for e in exps]
+    return exps
 
 
-def load_data(exp: Experiment, opts: RunOptions,
-              device: torch.device) -> tuple[PoseSet, DeviceData, PoseSet, DeviceData]:
-    """Training and validation people, as PoseSets (ground truth) and on ``device`` (batches)."""
-    d = exp.data
-    kw = dict(data_root=opts.data_root, resolution=d.resolution, margin=d.margin, cache_dir=opts.cache_dir)
-    train_ps = load_poseset(d.dataset, "train", limit=d.train_limit, **kw)
-    val_ps = load_poseset(d.dataset, "val", limit=d.val_limit, **kw)
-    for ps in (train_ps, val_ps):
-        if ps.joint_ids != DATASETS[d.dataset]:
-            raise ValueError(f"{d.dataset} data has joints {ps.joint_ids}, the experiments expect "
-                             f"{DATASETS[d.dataset]}; rebuild the dataset pack")
-    return train_ps, DeviceData.from_poseset(train_ps, device), val_ps, DeviceData.from_poseset(val_ps, device)
+def run_all(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
+    units = sweep_units(sweep_plan(args))
+    if args.chunk:
+        i, n = (int(x) for x in args.chunk.split("/"))
+        units = chunk(units, i, n)
+    exps = [e for u in units for e in u]
+    print(f"{len(exps)} runs in {len(units)} units, in priority order", flush=True)
+    progress = SweepProgress(exps, args.parallel)
+    with ThreadPoolExecutor(args.parallel) as pool:
+        outcomes = list(pool.map(lambda u: run_unit(u, args, progress), units))
+    return [r for done, _ in outcomes for r in done], [f for _, fs in outcomes for f in fs]
 
 
-def stack_columns(exp: Experiment, joint_ids: tuple[int, ...]) -> list[list[int]]:
-    """Dataset columns of each stack's target joints, in the stack's channel order."""
-    pos = {j: c for c, j in enumerate(joint_ids)}
-    missing = sorted({j for t in exp.stack_targets for j in t} - set(pos))
-    if missing:
-        raise ValueError(f"{exp.name} predicts MPII joints {missing} that {exp.data.dataset} lacks")
-    return [[pos[j] for j in t] for t in exp.stack_targets]
-
-
-def heatmap_loss(stack_cols: list[list[int]], loss_stacks: tuple[int, ...], num_cols: int,
-                 device: torch.device) -> LossFn:
-    """Masked MSE summed over the supervised stacks, each against its own joints' targets."""
-    index: dict[tuple[int, ...], Tensor | None] = {}
-    for s in loss_stacks:
-        cols = tuple(stack_cols[s])
-        index[cols] = None if cols == tuple(range(num_cols)) else torch.tensor(cols, device=device)
-
-    def loss(outputs: list[Tensor], targets: Tensor, weights: Tensor) -> Tensor:
-        total = torch.zeros((), device=targets.device)
-        for s in loss_stacks:
-            c = index[tuple(stack_cols[s])]
-            t, w = (targets, weights) if c is None else (targets.index_select(1, c), weights.index_select(1, c))
-            total = total + ((outputs[s].float() - t).square() * w[:, :, None, None]).mean()
-        return total
-
-    return loss
-
-
-def make_scheduler(exp: Experiment, opt: torch.optim.Optimizer):
-    s = exp.schedule
-    if s.kind == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(s.milestones), gamma=s.gamma)
-    if s.kind == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=s.plateau_factor,
-                                                          patience=s.plateau_patience, threshold=0.0,
-                                                          threshold_mode="abs")
-    raise ValueError(f"unknown schedule kind {s.kind!r}; choose 'step' or 'plateau'")
-
-
-def epoch_order(exp: Experiment, epoch: int, n: int) -> Tensor:
-    """The people drawn in ``epoch``: fresh permutations of ``range(n)`` cut to iterations × batch.
-
-    Seeded by (seed, epoch) alone, so a resumed run draws the same order without saved state.
-    """
-    g = torch.Generator().manual_seed(exp.seed * 1_000_003 + epoch)
-    need = exp.schedule.iters_per_epoch * exp.schedule.batch_size
-    return torch.cat([torch.randperm(n, generator=g) for _ in range(-(-need // n))])[:need]
-
-
-# ---------------------------------------------------------------------------------------------
-# The loop
-
-
-def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dict | None = None) -> TrainResult:
-    """Train ``exp`` (resuming from its checkpoint if there is one) and evaluate the result.
-
-    ``init_weights``: the state dict of ``exp.init``'s finished model, required when ``exp.init``
-    is set (KPTransfer transfer / frozen: its first ``exp.init_stacks`` stacks are copied).
-    """
-    wall0 = time.perf_counter()
-    rank = Distributed.from_env()
-    device = resolve_device(opts.device, rank.local_rank)
-    rank.init_process_group(device)
-    bf16 = resolve_bf16(opts.precision, device)
-    channels_last = device.type == "cuda" if opts.channels_last is None else opts.channels_last
-    if opts.threads and device.type == "cpu":
-        torch.set_num_threads(opts.threads)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    s = exp.schedule
-    if s.batch_size % rank.world_size:
-        raise ValueError(f"batch size {s.batch_size} does not split over {rank.world_size} processes")
-
-    torch.manual_seed(exp.seed)
-    model = build_model(exp.model)
-    if exp.init is not None:
-        if init_weights is None:
-            raise ValueError(f"{exp.name} starts from {exp.init.name}'s weights; pass init_weights "
-                             "(lib.runner.run_experiment does)")
-        source = build_model(exp.init.model)
-        source.load_state_dict(init_weights)
-        transfer_stacks(model, source, exp.init_stacks)
-    freeze_stacks(model, exp.freeze_stacks)
-    model.to(device)
-    macs = model_macs(exp.model)
-    check_budget(exp, macs, device, opts.allow_slow)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-
-    train_ps, train_data, val_ps, val_data = load_data(exp, opts, device)
-    cols = stack_columns(exp, train_ps.joint_ids)
-    loss_fn = heatmap_loss(cols, exp.loss_stacks, train_ps.num_joints, device)
-    aug = AUGMENTS[exp.data.augment]
-
-    kw = {"foreach": True} if device.type == "cuda" else {}  # RMSprop has no fused kernel
-    opt = torch.optim.RMSprop(trainable_parameters(model), lr=s.lr, **kw)
-    sched = make_scheduler(exp, opt)
-    aug_gen = torch.Generator(device=device).manual_seed(exp.seed * 7919 + rank.rank)
-    fwd: torch.nn.Module = model
-    if rank.active:
-        fwd = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    if opts.compile:
-        fwd = torch.compile(fwd)
-
-    run_dir = Path(opts.checkpoint_dir or ckpt.DEFAULT_RUNS_DIR) / config_hash(exp)
-    st = ckpt.LoopState(started=wall0)
-    saved = ckpt.load(run_dir / ckpt.LAST, device)
-    if saved is not None:
-        st.restore(saved, config_hash(exp), model, opt, sched, aug_gen, rank.rank, rank.world_size)
-
-    def save() -> None:
-        states = [ckpt.generator_state(aug_gen)]
-        if rank.active:
-            states = [None] * rank.world_size
-            dist.all_gather_object(states, ckpt.generator_state(aug_gen))
-        if rank.rank == 0:
-            ckpt.save_atomic(st.pack(config_hash(exp), model, opt, sched, states), run_dir / ckpt.LAST)
-
-    def eval_now() -> Evaluation:
-        return evaluate(model, val_data, val_ps, cols[-1], loss_fn, input_size=exp.model.input_size,
-                        batch_size=opts.eval_batch_size, sigma=exp.data.sigma, flip=exp.flip_test, bf16=bf16,
-                        channels_last=channels_last)
-
-    show = opts.progress and rank.rank == 0
-    bar = _progress(exp, st, show)
-    b_local, ran = s.batch_size // rank.world_size, 0
-    kept: tuple[int, Evaluation | None] = (-1, None)
-    while not st.done:
-        order = epoch_order(exp, st.epoch, len(train_data)).to(device)
-        model.train()
-        t0 = time.perf_counter()
-        for it in range(st.iteration, s.iters_per_epoch):
-            start = it * s.batch_size + rank.rank * b_local
-            batch = make_batch(train_data, order[start:start + b_local], aug, exp.model.input_size, aug_gen,
-                               exp.data.sigma)
-            inputs = batch.inputs.contiguous(memory_format=torch.channels_last) if channels_last else batch.inputs
-            with precision(device, bf16):
-                outputs = fwd(inputs)
-            loss = loss_fn(outputs, batch.targets, batch.weights)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            st.loss_sum += loss.detach()
-            st.iteration, ran = it + 1, ran + 1
-            bar.update(1)
-            if opts.kill_after and ran >= opts.kill_after:
-                os._exit(75)
-            if st.iteration == s.iters_per_epoch:
-                break
-            if st.iteration % opts.log_every == 0:
-                bar.set_postfix(loss=f"{_checked_loss(st, rank, exp, run_dir):.3g}", refresh=False)
-            if opts.checkpoint_every and st.iteration % opts.checkpoint_every == 0:
-                _checked_loss(st, rank, exp, run_dir)
-                st.train_seconds += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                save()
-        train_loss = _checked_loss(st, rank, exp, run_dir)
-        bar.set_postfix(loss=f"{train_loss:.3g}", refresh=False)
-        st.train_seconds += time.perf_counter() - t0
-        st.images += s.iters_per_epoch * s.batch_size
-        ev = eval_now() if rank.rank == 0 else None
-        score = _broadcast(ev.table.get(exp.select_metric, math.nan) if ev else math.nan, rank)
-        _end_epoch(st, exp, model, opt, sched, score, train_loss, ev)
-        if ev is not None and (s.kind == "step" or st.best_epoch == st.epoch):
-            kept = (st.epoch, ev)  # the selected epoch's evaluation, if it is this one
-        if show:
-            bar.write(_epoch_line(exp, st))
-        save()
-    bar.close()
-
-    if exp.schedule.kind == "plateau" and st.best_state is not None:
-        model.load_state_dict(st.best_state)
-    selected = st.selected_epoch(plateau=s.kind == "plateau")
-    if rank.rank != 0:
-        evaluation = None
-    elif kept[0] == selected:
-        evaluation = kept[1]  # same weights, same eval-mode pass: no need to run it again
-    else:
-        evaluation = eval_now()
-    if rank.rank == 0:
-        ckpt.save_atomic({"hash": config_hash(exp), "model": model.state_dict(), "epoch": selected},
-                         run_dir / ckpt.FINAL)
-    if rank.active:
-        dist.barrier()  # the final weights exist before any rank looks for them (KPTransfer sources)
-    return TrainResult(model=model, evaluation=evaluation, history=st.history, selected_epoch=selected,
-                       stopped_early=st.stopped_early, train_seconds=st.train_seconds,
-                       wall_seconds=st.wall_now(), images=st.images, params=count_params(model), macs=macs,
-                       device=device, bf16=bf16, world_size=rank.world_size, run_dir=run_dir)
-
-
-def _end_epoch(st: LoopState, exp: Experiment, model, opt, sched, score: float, train_loss: float,
-               ev: Evaluation | None) -> None:
-    """Log the epoch, track the best score, step the schedule, decide whether to stop."""
-    s = exp.schedule
-    st.epoch, st.iteration, st.loss_sum = st.epoch + 1, 0, 0.0
-    entry = {"epoch": st.epoch, "lr": opt.param_groups[0]["lr"], "train_loss": train_loss,
-             "train_seconds": st.train_seconds, "score": score}
-    if ev is not None:
-        entry.update({"val_loss": ev.loss, **{f"val_{k}": v for k, v in ev.table.items()}})
-    st.history.append(entry)
-    if score > st.best_score:
-        st.best_score, st.best_epoch, st.since_best = score, st.epoch, 0
-        if s.kind == "plateau":
-            st.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    else:
-        st.since_best += 1
-    if s.kind == "plateau":
-        sched.step(score)
-    else:
-        sched.step()
-    st.stopped_early = s.kind == "plateau" and s.early_stop > 0 and st.since_best >= s.early_stop
-    st.done = st.stopped_early or st.epoch >= s.epochs
-
-
-def _checked_loss(st: ckpt.LoopState, rank: Distributed, exp: Experiment, run_dir: Path) -> float:
-    """Mean training loss of the epoch so far (one host sync); :class:`NonFiniteLoss` if NaN/inf."""
-    total = torch.as_tensor(st.loss_sum, dtype=torch.float32).detach().clone()
-    if rank.active:
-        dist.all_reduce(total)
-        total /= rank.world_size
-    value = float(total) / max(1, st.iteration)
-    if not math.isfinite(value):
-        raise NonFiniteLoss(
-            f"{exp.name}: the training loss became {value} in epoch {st.epoch + 1} (by iteration {st.iteration}). "
-            f"The last good checkpoint {run_dir / ckpt.LAST} (epoch {st.epoch}) is kept; resuming would repeat this, "
-            "so lower the learning rate or check the data (the config, hence the run folder, then changes)")
-    return value
-
-
-def _broadcast(value: float, rank: Distributed) -> float:
-    """Rank 0's validation score, for every rank's scheduler and early stopping."""
-    if not rank.active:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
-def _progress(exp: Experiment, st: ckpt.LoopState, show: bool):
-    from tqdm import tqdm  # only here: the engine itself does not need it
-
-    s = exp.schedule
-    return tqdm(total=s.epochs * s.iters_per_epoch, initial=st.epoch * s.iters_per_epoch + st.iteration,
-                desc=exp.name, disable=not show, dynamic_ncols=True, leave=False)
-
-
-def _epoch_line(exp: Experiment, st: ckpt.LoopState) -> str:
-    h = st.history[-1]
-    return (f"{exp.name} s{exp.seed} epoch {h['epoch']}/{exp.schedule.epochs}: loss {h['train_loss']:.3g}, "
-            f"val loss {h.get('val_loss', math.nan):.3g}, {exp.select_metric} {h['score']:.1f}, lr {h['lr']:.2g}")
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.list:
+        print("\n".join(experiment_names()))
+        return 0
+    if args.all == bool(args.experiment):
+        p.error("give one EXPERIMENT, or --all for the profile's sweep (--list lists the names)")
+    if args.parallel < 1 or (args.parallel > 1 and not args.all):
+        p.error("--parallel K needs K >= 1 and --all")
+    if (args.chunk or args.experiments) and not args.all:
+        p.error("--chunk and --experiments only apply to --all")
+    try:
+        if args.all:
+            t = time.perf_counter()
+            results, failed = run_all(args)
+            wall = time.perf_counter() - t
+            trained = [r for r in results if not r["cached"]]
+            images = sum(r["images"] for r in trained)
+            out = {"runs": len(results), "trained": len(trained), "cached": len(results) - len(trained),
+                   "failed": failed, "wall_s": wall, "aggregate_images_per_s": images / wall if trained else None}
+            print(f"{out['runs']} runs ({out['trained']} trained, {out['cached']} loaded, {len(failed)} failed) "
+                  f"in {wall:.0f} s", flush=True)
+        else:
+            exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed)
+            out = run_one(exp, args)
+            if out is None:
+                return 0
+    except (TooSlowForDevice, NonFiniteLoss, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out))
+    return 1 if args.all and out["failed"] else 0
 
 
 if __name__ == "__main__":
-    import sys
-
-    from lib.cli import main
-
     sys.exit(main())
