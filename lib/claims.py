@@ -3,11 +3,19 @@
 A :class:`Claim` names where a paper makes it (section, table, figure), what it says in the
 paper's own numbers, and how we test it: one or more :class:`Comparison` of two experiments of
 :mod:`lib.experiments` (A − B) on a :class:`Selection` of joints, and the claimed direction of
-A − B. The verdict comes from :mod:`lib.stats`: PCK differences from a bootstrap over validation
-images and seeds (:func:`lib.stats.bootstrap_diff`), training losses and convergence from a
-t-interval over per-seed differences (:func:`lib.stats.seed_interval`), then
-:func:`lib.stats.verdict`. A claim with several comparisons ("D = 2 is worse for every width")
-is **confirmed** when all are, **not confirmed** when any is, and **inconclusive** otherwise.
+A − B. The verdict comes from :mod:`lib.stats`: PCK differences from Welch's t over the
+configurations' per-seed PCKs plus the image variance shared across runs
+(:func:`lib.stats.config_diff`), training losses and convergence from a t-interval over
+differences paired by seed (:func:`lib.stats.seed_interval`), then :func:`lib.stats.verdict`.
+Every comparison needs at least two seeds on each side, else it is ``inconclusive (n seeds)``.
+
+Several comparisons ("D = 2 is worse for every width") form one family: the claim is
+**confirmed** when every comparison's 95% interval is on the claimed side (an intersection-union
+test: the family's one-sided error rate stays at 2.5% without correction), **not confirmed** when
+some comparison's Bonferroni interval (level 1 − 0.05/k for k comparisons) lies on the other side
+(family-wise 2.5%), and **inconclusive** otherwise. A no-difference claim (``A ≈ B``, ``A ≤ B``,
+``A ≥ B``) between two configurations that both score below :data:`FLOOR_PCK` is inconclusive:
+models that have learned nothing agree without saying anything about the architectures.
 
 Directions (of A − B): ``"A > B"``, ``"A < B"``, ``"A ≈ B"`` (inside ±``margin``), ``"A ≤ B"``
 (A is not better by more than ``margin``: "does not improve") and ``"A ≥ B"`` (A is not worse by
@@ -16,8 +24,8 @@ more than ``margin``: "retains the accuracy"). Claims about the data rather than
 :func:`structural_verdicts`; the benchmark comparisons with other published methods (PBN
 Tables 1-5) cannot be tested here and are listed as ``not tested`` with the reason.
 
-Verdict values: ``confirmed``, ``not confirmed``, ``inconclusive``, ``no record`` (a needed
-run has no record in ``results/``), ``not measurable`` (e.g. no invisible joints in the data),
+Verdict values: ``confirmed``, ``not confirmed``, ``inconclusive`` (``inconclusive (1 seed)`` when
+a side has too few seeds), ``no record`` (a needed run has no record in ``results/``), ``not measurable`` (e.g. no invisible joints in the data),
 ``no data`` (needs ``POSE_DATA``), ``not tested``. Verdicts computed from ``smoke`` records are
 labelled as such: tiny CPU models trained for seconds exercise the code, they are not evidence.
 """
@@ -35,7 +43,7 @@ import pandas as pd
 from lib import joints as J
 from lib.experiments import Experiment, get_profile, make_experiment
 from lib.results import Record, find_record
-from lib.stats import Interval, bootstrap_diff, pooled_pck, seed_interval, verdict
+from lib.stats import MIN_SEEDS, Interval, bonferroni_level, config_diff, pooled_pck, seed_interval, verdict
 
 #: The largest difference, in PCK points, still read as "no difference" / "no gain" (claims
 #: with direction ``A ≈ B``, ``A ≤ B``, ``A ≥ B`` on PCK). Half a point is about the size of the
@@ -43,8 +51,14 @@ from lib.stats import Interval, bootstrap_diff, pooled_pck, seed_interval, verdi
 NO_DIFFERENCE_MARGIN = 0.5
 #: The same for the convergence measure (mean validation PCK over the epochs both runs have).
 CONVERGENCE_MARGIN = 1.0
-#: Bootstrap replicates per comparison.
-N_BOOT = 2000
+#: Confidence level of every interval; each one-sided conclusion errs at (1 − LEVEL) / 2 = 2.5%.
+LEVEL = 0.95
+#: PCK (points) below which a configuration counts as "at the floor": a no-difference claim between
+#: two such configurations is inconclusive. Chance for an argmax heat-map decoder is under 1 point;
+#: a model below 10 has learned too little for its agreement with another to mean anything.
+FLOOR_PCK = 10.0
+#: Kept for callers of the former bootstrap; every interval is now analytic (no replicates).
+N_BOOT = 0
 
 DIRECTIONS = ("A > B", "A < B", "A ≈ B", "A ≤ B", "A ≥ B")
 METRICS = ("pck", "train_loss", "convergence")
@@ -335,6 +349,21 @@ PAPER_TABLES: dict[str, pd.DataFrame] = {
         {"Head": [96.8, 91.1, 97.1], "Elb.": [88.3, 87.9, 87.9], "Knee": [84.4, 82.9, 83.3],
          "Mean": [89.8, 87.3, 89.4]}, index=["transfer", "frozen", "random"]),
 }
+#: What each paper table measured, in the columns our tables carry beside it (:data:`lib.tables.SCALE`), so that
+#: a small model's row never reads as the paper's. PBN Sec. 4.1-4.3: MPII validation, 256×256 crops, eight stacks
+#: of 256 channels; single-scale testing in the ablations (Tables 6-7), six scales with flipping for the benchmarks
+#: (Tables 2-4). KPTransfer Sec. 3: MPII, 256×256, two + two stacks. Neither paper reports seeds or repeated runs.
+_PBN_VAL = {"dataset": "MPII val", "input": "256×256", "stacks": 8, "channels": 256, "seeds": "not stated"}
+_KPT = {"dataset": "MPII val", "input": "256×256", "stacks": 4, "channels": 256, "seeds": "not stated",
+        "test-time aug.": "not stated"}
+PAPER_SCALE: dict[str, dict[str, object]] = {
+    "PBN Table 6": {**_PBN_VAL, "test-time aug.": "none (single scale)"},
+    "PBN Table 7": {**_PBN_VAL, "test-time aug.": "none (single scale)"},
+    "PBN Table 2": {**_PBN_VAL, "test-time aug.": "6 scales + flip"},
+    "PBN Table 3": {**_PBN_VAL, "test-time aug.": "6 scales + flip"},
+    "PBN Table 4": {**_PBN_VAL, "dataset": "LSP test", "test-time aug.": "6 scales + flip"},
+    **{f"KPTransfer Table {i}": _KPT for i in (2, 3, 4, 5)},
+}
 #: KPTransfer's table per split.
 KPT_PAPER_TABLE = {"a": "KPTransfer Table 2", "b": "KPTransfer Table 3", "c": "KPTransfer Table 4",
                    "d": "KPTransfer Table 5"}
@@ -448,8 +477,44 @@ def _curve_score(rec: Record, epochs: int) -> float:
     return float(hist["val_Mean"].iloc[:epochs].mean())
 
 
-def measure(source: RecordSource, comp: Comparison, *, n_boot: int = N_BOOT) -> Interval:
-    """A − B of ``comp`` with its 95% interval, from the records of ``source``.
+def seeds_text(seeds: Sequence[int]) -> str:
+    """``0-2`` for consecutive seeds, else ``0, 2``; ``none`` when empty."""
+    s = sorted(int(x) for x in seeds)
+    if not s:
+        return "none"
+    if len(s) > 2 and s == list(range(s[0], s[-1] + 1)):
+        return f"{s[0]}-{s[-1]}"
+    return ", ".join(map(str, s))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A − B of a :class:`Comparison`: the interval, the seeds on each side and each side's seed mean.
+
+    For ``train_loss`` and ``convergence`` the seeds are those both sides have (differences are
+    paired by seed) and ``paired`` is True.
+    """
+
+    diff: Interval
+    seeds_a: tuple[int, ...]
+    seeds_b: tuple[int, ...]
+    mean_a: float
+    mean_b: float
+    paired: bool = False
+
+    @property
+    def fewest_seeds(self) -> int:
+        return min(len(self.seeds_a), len(self.seeds_b))
+
+    def seeds(self) -> str:
+        """The seeds the interval rests on: ``0-2 vs 0-2``, or ``0-2 (paired)``."""
+        if self.paired:
+            return f"{seeds_text(self.seeds_a)} (paired)"
+        return f"{seeds_text(self.seeds_a)} vs {seeds_text(self.seeds_b)}"
+
+
+def measure_comparison(source: RecordSource, comp: Comparison, *, level: float = LEVEL) -> Measurement:
+    """A − B of ``comp`` with its interval at ``level``, from the records of ``source``.
 
     Raises ``LookupError`` when a side has no record and ``ValueError`` when the selection
     cannot be measured (no joint or no invisible joint evaluated).
@@ -464,30 +529,40 @@ def measure(source: RecordSource, comp: Comparison, *, n_boot: int = N_BOOT) -> 
         hb = [selected_hits(r, joints, vis) for r in runs_b]
         if any(e.sum() == 0 for _, e in ha + hb):
             raise ValueError(f"no {comp.selection.label} evaluated in the validation set")
-        scores = {round(pooled_pck(h), 9) for h in ha + hb}
+        pa, pb = [pooled_pck(h) for h in ha], [pooled_pck(h) for h in hb]
+        scores = {round(p, 9) for p in pa + pb}
         if scores <= {0.0} or scores <= {100.0}:
             raise ValueError(f"every run scores {scores.pop():g}% on {comp.selection.label}: no difference can show")
-        return bootstrap_diff(ha, hb, n_boot=n_boot)
+        return Measurement(config_diff(ha, hb, level=level), tuple(r.seed for r in runs_a),
+                           tuple(r.seed for r in runs_b), float(np.mean(pa)), float(np.mean(pb)))
     by_seed_a, by_seed_b = {r.seed: r for r in runs_a}, {r.seed: r for r in runs_b}
-    seeds = sorted(set(by_seed_a) & set(by_seed_b))
+    seeds = tuple(sorted(set(by_seed_a) & set(by_seed_b)))
     if not seeds:
         raise LookupError(f"{comp.a} and {comp.b} have no seed in common")
     if comp.metric == "train_loss":
-        diffs = [by_seed_a[s].metrics["train_loss"] - by_seed_b[s].metrics["train_loss"] for s in seeds]
+        va = [by_seed_a[s].metrics["train_loss"] for s in seeds]
+        vb = [by_seed_b[s].metrics["train_loss"] for s in seeds]
     else:
-        diffs = []
+        va, vb = [], []
         for s in seeds:
             e = min(len(by_seed_a[s].history), len(by_seed_b[s].history))
-            diffs.append(_curve_score(by_seed_a[s], e) - _curve_score(by_seed_b[s], e))
-    return seed_interval(diffs)
+            va.append(_curve_score(by_seed_a[s], e))
+            vb.append(_curve_score(by_seed_b[s], e))
+    diff = seed_interval([a - b for a, b in zip(va, vb)], level=level)
+    return Measurement(diff, seeds, seeds, float(np.mean(va)), float(np.mean(vb)), paired=True)
+
+
+def measure(source: RecordSource, comp: Comparison, *, n_boot: int = N_BOOT, level: float = LEVEL) -> Interval:
+    """A − B of ``comp`` with its interval (:func:`measure_comparison` without the seeds); ``n_boot`` is unused."""
+    return measure_comparison(source, comp, level=level).diff
 
 
 def direction_verdict(diff: Interval, direction: str, margin: float = 0.0) -> str:
     """:func:`lib.stats.verdict` for a direction of :data:`DIRECTIONS`.
 
     The one-sided forms shift the interval by the margin: ``A ≤ B`` is confirmed when the upper
-    end is below ``margin`` and not confirmed when the lower end is at or above it; ``A ≥ B``
-    mirrors it.
+    end is below ``margin`` and not confirmed when the lower end is above it; ``A ≥ B``
+    mirrors it. An end exactly on a boundary confirms nothing (inconclusive).
     """
     if direction == "A > B":
         return verdict(diff, +1)
@@ -502,6 +577,43 @@ def direction_verdict(diff: Interval, direction: str, margin: float = 0.0) -> st
     raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
 
 
+def base_verdict(v: str) -> str:
+    """A verdict without its qualifiers: ``inconclusive (1 seed) (smoke)`` → ``inconclusive``."""
+    return str(v).split(" (")[0]
+
+
+def few_seeds(n: int) -> str:
+    """The verdict of a comparison with only ``n`` seeds on a side."""
+    return f"inconclusive ({n} seed{'s' * (n != 1)})"
+
+
+NO_DIFFERENCE = ("A ≈ B", "A ≤ B", "A ≥ B")
+
+
+def comparison_verdict(m: Measurement, claim: Claim, metric: str, family: int = 1) -> tuple[str, str]:
+    """``(verdict, reason)`` of one comparison of ``claim``, a family of ``family`` comparisons.
+
+    The rules of the module docstring: at least :data:`lib.stats.MIN_SEEDS` seeds a side; no
+    no-difference verdict at the floor; ``confirmed`` at :data:`LEVEL`; ``not confirmed`` only when
+    the Bonferroni interval (level 1 − (1 − LEVEL)/family) also lies on the other side.
+    """
+    diff = m.diff
+    reason = format_interval(diff, metric)
+    if m.fewest_seeds < MIN_SEEDS:
+        return few_seeds(m.fewest_seeds), f"{reason}; seeds {m.seeds()}: needs {MIN_SEEDS} per side"
+    if metric == "pck" and claim.direction in NO_DIFFERENCE and max(m.mean_a, m.mean_b) < FLOOR_PCK:
+        return "inconclusive", (f"{reason}; both at the floor ({m.mean_a:.1f}% and {m.mean_b:.1f}% < "
+                                f"{FLOOR_PCK:g}%): agreement says nothing")
+    v = direction_verdict(diff, claim.direction, claim.margin)
+    if v == "not confirmed" and family > 1:
+        wide = diff.at(bonferroni_level(diff.level, family))
+        if direction_verdict(wide, claim.direction, claim.margin) != "not confirmed":
+            return "inconclusive", (f"{reason}; its Bonferroni {100 * wide.level:.2f}% interval "
+                                    f"{format_interval(wide, metric)} is not wholly on the other side")
+        reason += f"; Bonferroni {100 * wide.level:.2f}%: {format_interval(wide, metric)}"
+    return v, reason
+
+
 def _fmt(x: float, metric: str) -> str:
     if math.isnan(x):
         return "nan"
@@ -514,43 +626,55 @@ def format_interval(diff: Interval, metric: str = "pck") -> str:
 
 
 def comparison_rows(source: RecordSource, claims: Sequence[Claim] = CLAIMS, *, n_boot: int = N_BOOT) -> pd.DataFrame:
-    """One row per comparison of the ``records`` claims: A, B, joints, A − B with its interval, verdict."""
+    """One row per comparison of the ``records`` claims: A, B, joints, A − B with its interval, seeds, verdict.
+
+    ``seeds`` names the seeds each side rests on (``0-2 vs 0-1``); ``reason`` the interval and any
+    rule that decided the verdict (too few seeds, the floor, Bonferroni). ``n_boot`` is unused.
+    """
     rows = []
     for claim in claims:
         if claim.kind != "records":
             continue
+        family = len(claim.comparisons)
         for comp in claim.comparisons:
             missing = source.missing([comp.a, comp.b])
             row = {"claim": claim.id, "comparison": comp.label or f"{comp.a} − {comp.b}", "A": comp.a, "B": comp.b,
                    "joints": comp.selection.label, "metric": comp.metric, "direction": claim.direction,
-                   "estimate": math.nan, "low": math.nan, "high": math.nan, "seeds": 0, "method": "",
+                   "estimate": math.nan, "low": math.nan, "high": math.nan, "seeds": "", "method": "",
                    "verdict": "", "reason": "", "missing": ", ".join(missing)}
             try:
-                diff = measure(source, comp, n_boot=n_boot)
+                m = measure_comparison(source, comp)
             except LookupError:
                 row.update(verdict="no record", reason="no record of " + " and ".join(
                     n for n in (comp.a, comp.b) if not source.runs(n)))
             except ValueError as e:
                 row.update(verdict="not measurable", reason=str(e))
             else:
-                row.update(estimate=diff.estimate, low=diff.low, high=diff.high, seeds=diff.n, method=diff.method,
-                           verdict=direction_verdict(diff, claim.direction, claim.margin),
-                           reason=format_interval(diff, comp.metric))
+                v, reason = comparison_verdict(m, claim, comp.metric, family)
+                row.update(estimate=m.diff.estimate, low=m.diff.low, high=m.diff.high, seeds=m.seeds(),
+                           method=m.diff.method, verdict=v, reason=reason)
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def aggregate(verdicts: Sequence[str]) -> str:
-    """A claim's verdict from its comparisons' (see the module docstring)."""
+    """A claim's verdict from its comparisons' (see the module docstring).
+
+    ``no record`` and ``not measurable`` win; then ``not confirmed`` if any comparison is (each
+    was already tested at the family's Bonferroni level); ``confirmed`` if all are; a comparison
+    with too few seeds makes the claim ``inconclusive (n seeds)``; else ``inconclusive``.
+    """
     vs = list(verdicts)
     for special in ("no record", "not measurable"):
         if special in vs:
             return special
-    if all(v == "confirmed" for v in vs):
-        return "confirmed"
-    if "not confirmed" in vs:
+    base = [base_verdict(v) for v in vs]
+    if "not confirmed" in base:
         return "not confirmed"
-    return "inconclusive"
+    if base and all(v == "confirmed" for v in base):
+        return "confirmed"
+    seeds = [v for v in vs if v.startswith("inconclusive (")]
+    return min(seeds, key=lambda v: int(v.split("(")[1].split()[0])) if seeds else "inconclusive"
 
 
 def _missing_text(rows: pd.DataFrame, limit: int = 4) -> str:
@@ -559,6 +683,15 @@ def _missing_text(rows: pd.DataFrame, limit: int = 4) -> str:
         return ""
     more = f" and {len(runs) - limit} more" if len(runs) > limit else ""
     return f"missing {len(runs)} run{'s' * (len(runs) > 1)}: " + ", ".join(runs[:limit]) + more
+
+
+def _seeds_summary(rows: pd.DataFrame) -> str:
+    seeds = [s for s in dict.fromkeys(rows["seeds"]) if s]
+    if not seeds:
+        return ""
+    if len(seeds) == 1:
+        return f"seeds {seeds[0]}" + (" in each comparison" if len(rows) > 1 else "")
+    return "seeds " + "; ".join(seeds[:3]) + (" ..." if len(seeds) > 3 else "")
 
 
 def _why(claim: Claim, rows: pd.DataFrame) -> str:
@@ -571,18 +704,24 @@ def _why(claim: Claim, rows: pd.DataFrame) -> str:
     side = {"A > B": "above 0", "A < B": "below 0", "A ≈ B": f"inside ±{claim.margin:g}",
             "A ≤ B": f"below +{claim.margin:g}", "A ≥ B": f"above −{claim.margin:g}"}[claim.direction]
     n = len(rows)
-    if v == "confirmed":
-        return f"interval {side}" if n == 1 else f"all {n} intervals {side}"
-    bad = rows[rows["verdict"] == ("not confirmed" if v == "not confirmed" else "inconclusive")]
     partial = _missing_text(rows)
-    partial = f" ({partial})" if partial else ""
-    if rows["seeds"].min() < 2 and rows["metric"].iloc[0] != "pck":
-        return "one seed: a per-seed interval needs at least two" + partial
-    what = "on the other side" if v == "not confirmed" else f"not wholly {side}"
+    seeds = _seeds_summary(rows)
+    tail = "; ".join(t for t in (seeds, partial) if t)
+    tail = f" ({tail})" if tail else ""
+    if v == "confirmed":
+        return (f"interval {side}" if n == 1 else f"all {n} intervals {side}") + tail
+    if v.startswith("inconclusive ("):
+        bad = rows[rows["verdict"] == v]
+        first = bad.iloc[0]
+        where = "" if n == 1 else f"{len(bad)} of {n}, e.g. {first['comparison']}: "
+        return f"{where}seeds {first['seeds']}: an interval needs at least {MIN_SEEDS} seeds per side" + (
+            f" ({partial})" if partial else "")
+    bad = rows[rows["verdict"].map(base_verdict) == v]
+    what = "wholly on the other side" if v == "not confirmed" else f"not wholly {side}"
     first = bad.iloc[0]
     if n == 1:
-        return f"interval {what}{partial}"
-    return f"{len(bad)} of {n} {what}, e.g. {first['comparison']}: {first['reason']}{partial}"
+        return f"interval {what}: {first['reason']}{tail}"
+    return f"{len(bad)} of {n} {what}, e.g. {first['comparison']}: {first['reason']}{tail}"
 
 
 def structural_verdicts(data_root: str | Path | None = None) -> dict[str, tuple[str, str, str]]:
@@ -648,15 +787,13 @@ def claim_table(source: RecordSource | None, claims: Sequence[Claim] = CLAIMS, *
             done = r[~r["verdict"].isin(["no record", "not measurable"])]
             metric = done["metric"].iloc[0] if len(done) else "pck"
             if len(done) == 1:
-                measured = done["reason"].iloc[0]
+                d = done.iloc[0]
+                measured = format_interval(Interval(d["estimate"], d["low"], d["high"], LEVEL, d["method"], 0), metric)
             elif len(done) > 1:
                 measured = (f"{len(done)} comparisons, from {_fmt(done['estimate'].min(), metric)} "
                             f"to {_fmt(done['estimate'].max(), metric)}")
             else:
                 measured = ""
-            seeds = int(done["seeds"].min()) if len(done) else 0
-            if measured:
-                measured += f" (n={seeds})"
             if source.is_smoke and v != "no record":
                 v = f"{v} (smoke)"
             out.append({**base, "measured": measured, "verdict": v, "why": _why(c, r)})
@@ -692,27 +829,36 @@ def experiments_of(claims: Sequence[Claim] = CLAIMS) -> list[str]:
 
 
 def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """How many claims of each paper got each verdict (smoke labels merged)."""
-    v = table["verdict"].str.replace(" (smoke)", "", regex=False)
+    """How many claims of each paper got each verdict (qualifiers such as smoke or seeds merged)."""
+    v = table["verdict"].map(base_verdict)
     counts = pd.crosstab(table["paper"], pd.Categorical(v, categories=VERDICTS), dropna=False)
     counts.columns = pd.Index(counts.columns.astype(str), name="verdict")
     return counts.loc[:, counts.sum() > 0]
 
 
 def rules_markdown() -> str:
-    """How a verdict is reached, with the margins in force (for the introduction)."""
+    """How a verdict is reached, as implemented here and in :mod:`lib.stats` (for the introduction)."""
+    one_sided = 100 * (1 - LEVEL) / 2
     return (
-        "**How a verdict is reached.** Each claim is tested by one or more comparisons A − B of two configurations "
-        "on the same validation people. PCK differences get a 95% interval from a bootstrap that resamples the "
-        "validation images (paired: both configurations on the same resample) and the seeds of each configuration "
-        f"({N_BOOT:,} replicates, `lib.stats.bootstrap_diff`); training losses and convergence get a Student-t "
-        "interval over the per-seed differences (`lib.stats.seed_interval`). A claim that A beats B is **confirmed** "
-        "when the whole interval is above 0, **not confirmed** when it lies wholly at or below 0, and "
-        "**inconclusive** otherwise. A claim of *no difference* (A ≈ B) is confirmed when the interval lies inside "
-        f"±{NO_DIFFERENCE_MARGIN:g} PCK points (±{CONVERGENCE_MARGIN:g} for convergence); *no gain* (A ≤ B) when "
-        f"its upper end is below +{NO_DIFFERENCE_MARGIN:g}; *no loss* (A ≥ B) when its lower end is above "
-        f"−{NO_DIFFERENCE_MARGIN:g}. A claim with several comparisons (\"for every width\") is confirmed when all "
-        "are, not confirmed when any is. `no record`: a run it needs has not been trained under this profile; "
-        "`not measurable`: the data cannot answer it (e.g. no invisible joints); `not tested`: outside what this "
-        "study can run, with the reason."
+        "**How a verdict is reached.** Each claim is tested by one or more comparisons A − B of two configurations, "
+        "each trained with several seeds and evaluated on the same validation people. Two sources of noise enter "
+        f"every {100 * LEVEL:g}% interval. *Seeds*: Welch's t over the per-seed PCKs of A and of B "
+        "(Welch-Satterthwaite degrees of freedom), so two or three seeds give the wide interval they should. "
+        "*Validation people*: the delta-method variance of pooled PCK over images, the part shared by all runs "
+        "added to the seed variance; the interval is never narrower than the paired image-only interval "
+        "(`lib.stats.config_diff`; analytic, so no verdict depends on a number of bootstrap replicates). Training "
+        "losses and convergence use a Student-t interval over differences paired by seed (`lib.stats.seed_interval`). "
+        f"A comparison needs at least {MIN_SEEDS} seeds on each side, else it is *inconclusive (n seeds)*; every "
+        "verdict's explanation names the seeds it rests on. A claim that A beats B is **confirmed** when the whole "
+        "interval lies above 0, **not confirmed** when it lies wholly below 0, and **inconclusive** otherwise (an "
+        f"interval touching 0 shows no direction); each conclusion errs at most {one_sided:g}% of the time. A claim "
+        f"of *no difference* (A ≈ B) is confirmed when the interval lies inside ±{NO_DIFFERENCE_MARGIN:g} PCK points "
+        f"(±{CONVERGENCE_MARGIN:g} for convergence); *no gain* (A ≤ B) when its upper end is below "
+        f"+{NO_DIFFERENCE_MARGIN:g}; *no loss* (A ≥ B) when its lower end is above −{NO_DIFFERENCE_MARGIN:g}; and none "
+        f"of these when both configurations score below {FLOOR_PCK:g}% (models at the floor agree without "
+        "telling us anything). A claim with k comparisons (\"for every width\") is confirmed only when all k "
+        f"intervals are (all must hold: the family errs at most {one_sided:g}%), and not confirmed when some "
+        f"comparison's Bonferroni interval, at level 1 − {1 - LEVEL:g}/k, lies on the other side. `no record`: a run "
+        "it needs has not been trained under this profile; `not measurable`: the data cannot answer it (e.g. no "
+        "invisible joints); `not tested`: outside what this study can run, with the reason."
     )

@@ -6,7 +6,9 @@ would otherwise stop inline figures); its text form names the panels, stable for
 
 Colours: right joints red, left blue, centre green (as :mod:`lib.data.preview`); groups use the
 ``tab10`` palette; configurations compared by a claim use C0 (A) and C1 (B) where it applies.
-Error bars are 95% intervals over validation images and seeds (:func:`lib.tables.score`).
+Error bars are the verdicts' 95% intervals (:func:`lib.tables.score`, i.e. :func:`lib.stats.config_mean`:
+Student's t over seeds plus the image variance shared by the runs); a point with one seed has no
+interval and is drawn hollow.
 """
 
 from __future__ import annotations
@@ -173,7 +175,7 @@ _FIG5_TITLES = {"a": "(a) depth D of branches", "b": "(b) width W of branches", 
 
 
 def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)") -> Plot:
-    """PBN Fig. 5 (a)-(f) from :func:`lib.tables.fig5_frame`: seed-mean PCK with 95% intervals."""
+    """PBN Fig. 5 (a)-(f) from :func:`lib.tables.fig5_frame`: seed-mean PCK with the verdicts' 95% intervals."""
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
     for ax, (panel, df) in zip(axes.flat, frame.groupby("panel", sort=True)):
         xs = list(dict.fromkeys(df["x"]))
@@ -185,9 +187,11 @@ def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)") ->
             x = np.array([pos[v] for v in d["x"]]) + off
             y = d["mean"].to_numpy(float)
             err = np.abs(np.vstack([y - d["low"].to_numpy(float), d["high"].to_numpy(float) - y]))
-            err = np.nan_to_num(err)
-            ax.errorbar(x, y, yerr=err, fmt="o-" if len(xs) > 1 and panel not in "cf" else "o", capsize=3,
-                        label=s if len(series) > 1 else None)
+            line = ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o-" if len(xs) > 1 and panel not in "cf" else "o",
+                               capsize=3, label=s if len(series) > 1 else None)
+            undefined = np.isnan(err).any(axis=0) & ~np.isnan(y)  # one seed: no interval, drawn hollow
+            if undefined.any():
+                ax.plot(x[undefined], y[undefined], "o", mfc="white", color=line[0].get_color(), zorder=3)
         if panel == "b":
             for _, r in df.iterrows():
                 if not np.isnan(r["mean"]):

@@ -1,7 +1,11 @@
 """The book's tables, computed from the records in ``results/`` (via :class:`lib.claims.RecordSource`).
 
 Every table here averages over the seeds that have a record and says how many; rows without a
-record are kept and left empty, so a missing run is visible rather than silently dropped. The
+record are kept and left empty, so a missing run is visible rather than silently dropped. Rows
+printed beside a paper's carry their scale (:data:`SCALE`: dataset, input size, stacks, channels,
+seeds, test-time augmentation), the paper's rows theirs (:data:`lib.claims.PAPER_SCALE`), so a
+three-stack 128×128 row never reads as the paper's eight-stack one. Intervals are those of the
+verdicts (:func:`lib.stats.config_mean`: t over seeds plus the image variance shared by runs). The
 layouts follow the papers: PBN Tables 1-5 (per-joint PCK: Head, Sho., Elb., Wri., Hip, Knee,
 Ank., Mean), Table 6 (invisible / visible / all ten hard joints and parameters), Table 7
 (invisible hard joints by column) and KPTransfer Tables 2-5 (S2's joints under transfer
@@ -18,9 +22,11 @@ import numpy as np
 import pandas as pd
 
 from lib import joints as J
-from lib.claims import HARD, KPT_PAPER_TABLE, PAPER_TABLES, RecordSource, Selection, common_joints, selected_hits
+from lib.claims import (HARD, KPT_PAPER_TABLE, PAPER_SCALE, PAPER_TABLES, RecordSource, Selection, common_joints,
+                        selected_hits)
 from lib.experiments import KPT_ROLES, kpt_subsets
-from lib.stats import bootstrap_diff, pooled_pck
+from lib.metrics import visibility_tables
+from lib.stats import config_mean, pooled_pck
 
 #: Column order of the papers' per-joint tables.
 LAYOUT: tuple[str, ...] = (*J.TABLE_COLUMNS, "Mean")
@@ -43,12 +49,16 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(vals)) if vals else math.nan
 
 
-def score(source: RecordSource, name: str, selection: Selection = HARD) -> dict[str, float]:
-    """Seed-averaged pooled PCK of ``name`` on ``selection`` with a 95% interval over images and seeds.
+#: The scale columns of a row printed beside a paper's (PBN Sec. 4.1-4.3 report these for theirs).
+SCALE: tuple[str, ...] = ("dataset", "input", "stacks", "channels", "seeds", "test-time aug.")
 
-    The interval is :func:`lib.stats.bootstrap_diff` against a run that gets nothing right on
-    the same joints (its PCK is 0 in every resample), i.e. the bootstrap distribution of the
-    configuration's own mean. Keys: ``mean``, ``low``, ``high``, ``seeds`` (NaN and 0 without records).
+
+def score(source: RecordSource, name: str, selection: Selection = HARD) -> dict[str, float]:
+    """Seed-averaged pooled PCK of ``name`` on ``selection`` with the 95% interval of the verdicts.
+
+    :func:`lib.stats.config_mean`: Student's t over the per-seed PCKs plus the image variance
+    shared by the runs, never narrower than the image-only interval; undefined (NaN) with one
+    seed. Keys: ``mean``, ``low``, ``high``, ``seeds`` (NaN and 0 without records).
     """
     runs = source.runs(name)
     if not runs:
@@ -57,9 +67,39 @@ def score(source: RecordSource, name: str, selection: Selection = HARD) -> dict[
     hits = [selected_hits(r, joints, selection.visibility) for r in runs]
     if any(e.sum() == 0 for _, e in hits):
         return {"mean": math.nan, "low": math.nan, "high": math.nan, "seeds": len(runs)}
-    zero = (np.zeros_like(hits[0][0]), hits[0][1])
-    ci = bootstrap_diff(hits, [zero], n_boot=1000)
-    return {"mean": float(np.mean([pooled_pck(h) for h in hits])), "low": ci.low, "high": ci.high, "seeds": len(runs)}
+    ci = config_mean(hits)
+    return {"mean": ci.estimate, "low": ci.low, "high": ci.high, "seeds": len(runs)}
+
+
+def scale(source: RecordSource, name: str) -> dict[str, object]:
+    """The :data:`SCALE` columns of experiment ``name`` under ``source``'s profile, from its config."""
+    exp = source.experiment(name, source.seeds[0])
+    size = exp.model.input_size
+    return {"dataset": source.dataset, "input": f"{size}×{size}", "stacks": exp.model.stacks,
+            "channels": exp.model.channels, "seeds": len(source.runs(name)),
+            "test-time aug.": "flip" if exp.flip_test else "none (single scale)"}
+
+
+def _split_people(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validation people to choose a model on (even positions) and to report it on (odd positions)."""
+    idx = np.arange(n)
+    return idx[0::2], idx[1::2]
+
+
+def _subset_pck(source: RecordSource, name: str, people: str, selection: Selection = HARD) -> float:
+    """Seed-mean pooled PCK of ``name`` on ``selection`` over the ``choose`` or ``report`` half of the people."""
+    runs = source.runs(name)
+    if not runs:
+        return math.nan
+    joints = common_joints(runs, selection)
+    vals = []
+    for r in runs:
+        h, e = selected_hits(r, joints, selection.visibility)
+        rows = _split_people(len(h))[0 if people == "choose" else 1]
+        if e[rows].sum() == 0:
+            return math.nan
+        vals.append(pooled_pck((h[rows], e[rows])))
+    return float(np.mean(vals))
 
 
 def fig5_frame(source: RecordSource) -> pd.DataFrame:
@@ -91,29 +131,47 @@ def _ci(s: dict) -> str:
     return "" if math.isnan(s["low"]) else f"[{s['low']:.1f}, {s['high']:.1f}]"
 
 
+def _report_tables(rec, visibility: str) -> dict[str, float]:
+    """A record's per-joint table (PBN Tables 1-5) on the ``report`` half of the validation people."""
+    a = rec.arrays()
+    rows = _split_people(len(a["hits"]))[1]
+    tabs = visibility_tables(a["hits"][rows].astype(bool), a["evaluated"][rows].astype(bool),
+                             a["visible"][rows].astype(bool), [int(j) for j in a["joint_ids"]])
+    return tabs[visibility]
+
+
 def per_joint_table(source: RecordSource, names: Sequence[str], visibility: str = "all",
-                    labels: Sequence[str] | None = None) -> pd.DataFrame:
-    """PBN Tables 1-5's layout: one row per experiment, Head ... Ank., Mean (seed means of the records' tables).
+                    labels: Sequence[str] | None = None, people: str = "all") -> pd.DataFrame:
+    """PBN Tables 1-5's layout: one row per experiment, Head ... Ank., Mean (seed means), seeds and scale.
 
     ``visibility``: ``all`` (Tables 1, 2, 4, 5) or ``invisible`` (Table 3) or ``visible``.
+    ``people``: ``all`` validation people (the records' stored tables) or ``report``, the half not
+    used to choose a model (:func:`best_experiment`).
     """
+    if people not in ("all", "report"):
+        raise ValueError(f"people must be 'all' or 'report', got {people!r}")
     rows = {}
     for i, name in enumerate(names):
         runs = source.runs(name)
-        tabs = [r.data["metrics_by_visibility"][visibility] for r in runs]
+        tabs = [r.data["metrics_by_visibility"][visibility] if people == "all" else _report_tables(r, visibility)
+                for r in runs]
         row = {c: round(_mean([t.get(c) for t in tabs]), 1) for c in LAYOUT}
-        row["seeds"] = len(runs)
-        rows[labels[i] if labels else name] = row
+        rows[labels[i] if labels else name] = {**row, **scale(source, name)}
     df = pd.DataFrame(rows).T
     df["seeds"] = df["seeds"].astype(int)
     return df.dropna(axis=1, how="all")
 
 
 def best_experiment(source: RecordSource, candidates: Sequence[str] | None = None) -> str | None:
-    """The three-stack PBN variant (branches, not a baseline) with the highest seed-mean Hard PCK (None without records)."""
+    """The three-stack PBN variant (branches, not a baseline) with the highest seed-mean Hard PCK (None without records).
+
+    Chosen on the even-numbered validation people only, so that the odd-numbered ones, where
+    :func:`per_joint_results` reports it, are not the people it was picked on (a maximum over
+    many candidates scored on the same people is biased upwards).
+    """
     names = list(candidates) if candidates else list(dict.fromkeys(
         e for _, e, _, _ in FIG5 if e not in ("pbn/linear", "pbn/deep")))
-    scores = {n: score(source, n)["mean"] for n in names}
+    scores = {n: _subset_pck(source, n, "choose") for n in names}
     scores = {n: v for n, v in scores.items() if not math.isnan(v)}
     return max(scores, key=scores.get) if scores else None
 
@@ -129,10 +187,8 @@ def table6(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/deep"
                for col, vis in (("Invisible", "invisible"), ("Visible", "visible"), ("Overall", "all"))}
         row = {k: round(v, 2) for k, v in row.items()}
         row["Params (M)"] = round(runs[0].data["model"]["params"] / 1e6, 2) if runs else math.nan
-        row["stacks"] = runs[0].data["config"]["model"]["stacks"] if runs else None
-        row["seeds"] = len(runs)
-        rows[label] = row
-    return pd.DataFrame(rows).T.astype({"stacks": "Int64", "seeds": int})
+        rows[label] = {**row, **scale(source, name)}
+    return pd.DataFrame(rows).T.astype({"stacks": int, "channels": int, "seeds": int})
 
 
 def table7(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/large-deep", "Deep BS (large)"),
@@ -144,9 +200,8 @@ def table7(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/large
         tabs = [r.data["metrics_by_visibility"]["invisible"] for r in runs]
         row = {c: round(_mean([t.get(c) for t in tabs]), 2) for c in ("Elb.", "Wri.", "Hip", "Knee", "Ank.")}
         row["Mean"] = round(_mean([t.get("Hard") for t in tabs]), 2)
-        row["seeds"] = len(runs)
-        rows[label] = row
-    return pd.DataFrame(rows).T.astype({"seeds": int})
+        rows[label] = {**row, **scale(source, name)}
+    return pd.DataFrame(rows).T.astype({"stacks": int, "channels": int, "seeds": int})
 
 
 def kpt_splits(dataset: str) -> pd.DataFrame:
@@ -174,10 +229,16 @@ def kpt_table(source: RecordSource, split: str) -> pd.DataFrame:
 
 
 def beside_paper(ours: pd.DataFrame, paper_key: str, ours_label: str) -> pd.DataFrame:
-    """``ours`` stacked over the paper's table ``paper_key`` (:data:`lib.claims.PAPER_TABLES`), shared columns only."""
+    """``ours`` stacked over the paper's table ``paper_key`` (:data:`lib.claims.PAPER_TABLES`).
+
+    Shared score columns, then the :data:`SCALE` columns ``ours`` has, filled for the paper's rows
+    from :data:`lib.claims.PAPER_SCALE`: what each row measured stays beside its numbers.
+    """
     paper = PAPER_TABLES[paper_key]
     cols = [c for c in paper.columns if c in ours.columns]
-    return pd.concat({ours_label: ours[cols], f"paper ({paper_key})": paper[cols]})
+    scale_cols = [c for c in SCALE if c in ours.columns]
+    theirs = paper[cols].astype(object).assign(**{c: PAPER_SCALE[paper_key].get(c, "not stated") for c in scale_cols})
+    return pd.concat({ours_label: ours[cols + scale_cols].astype(object), f"paper ({paper_key})": theirs})
 
 
 def convergence_frame(source: RecordSource, splits: Sequence[str] = tuple(J.KPTRANSFER_SPLITS),
@@ -344,10 +405,13 @@ def per_joint_results(source: RecordSource, datasets: Sequence[str] | None = Non
 
     ``datasets``: None = ``source``'s dataset, then the other of synthetic / LSP Extended. Returns
     ``{"all": ..., "invisible": ...}``, each indexed by (dataset, model) with the paper's
-    eight-stack row (Table 2 or 4; Table 3 for invisible joints) under its own key for scale.
+    eight-stack row (Table 2 or 4; Table 3 for invisible joints) under its own key, every row
+    with its :data:`SCALE`. The best variant is chosen on the even-numbered validation people
+    (:func:`best_experiment`) and every row of ours is scored on the odd-numbered ones.
     """
     if datasets is None:
         datasets = [source.dataset] + [d for d in ("synthetic", "lspet") if d != source.dataset]
+    columns = [*LAYOUT, *SCALE]
     out = {}
     for vis in ("all", "invisible"):
         parts = {}
@@ -359,14 +423,15 @@ def per_joint_results(source: RecordSource, datasets: Sequence[str] | None = Non
             if best is None:
                 continue
             names = list(dict.fromkeys([best, "pbn/linear", "pbn/deep"]))
-            labels = [f"best PBN ({n})" if n == best else n for n in names]
-            parts[f"ours: {ds}"] = per_joint_table(src, names, vis, labels)
+            labels = [f"best PBN ({n}, chosen on the other half)" if n == best else n for n in names]
+            parts[f"ours: {ds}, odd-numbered val people"] = per_joint_table(src, names, vis, labels, people="report")
             key = paper_layout_key(ds, vis)
-            parts.setdefault(f"paper: {key}", PAPER_TABLES[key])
+            parts.setdefault(f"paper: {key}", PAPER_TABLES[key].assign(**PAPER_SCALE[key]))
         if not any(k.startswith("ours") for k in parts):
-            out[vis] = pd.DataFrame(columns=[*LAYOUT, "seeds"])
+            out[vis] = pd.DataFrame(columns=columns)
             continue
-        out[vis] = pd.concat(parts).reindex(columns=[*LAYOUT, "seeds"]).dropna(axis=1, how="all")
+        out[vis] = pd.concat({k: v.astype(object) for k, v in parts.items()}).reindex(columns=columns).dropna(
+            axis=1, how="all")
     return out
 
 
@@ -423,6 +488,7 @@ def book_profile_estimate() -> pd.DataFrame:
 def kpt_vs_paper(source: RecordSource, split: str) -> pd.DataFrame:
     """KPTransfer's table for ``split`` (Tables 2-5): our rows above the paper's, in the paper's columns."""
     ours = kpt_table(source, split)
-    both = beside_paper(ours, KPT_PAPER_TABLE[split], f"ours ({source.profile}, {source.dataset})")
-    extra = ours[["epochs", "seeds"]].set_index(pd.MultiIndex.from_product([[both.index[0][0]], ours.index]))
+    fixed = {k: v for k, v in scale(source, f"kpt/{split}-transfer").items() if k != "seeds"}  # same for every role
+    both = beside_paper(ours.assign(**fixed), KPT_PAPER_TABLE[split], f"ours ({source.profile}, {source.dataset})")
+    extra = ours[["epochs"]].set_index(pd.MultiIndex.from_product([[both.index[0][0]], ours.index]))
     return both.join(extra)
