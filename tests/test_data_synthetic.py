@@ -248,7 +248,10 @@ def test_poses_from_mpii():
 
 
 def test_bench_reports_a_rate():
-    assert synthetic.bench(n=20) > 20  # images per second; the real rate is ~300 (see the report)
+    """The benchmark runs and reports a finite positive rate; how fast it is belongs to ``python -m lib.data bench``,
+    not to a test (a wall-clock threshold would fail on a slow or busy machine)."""
+    rate = synthetic.bench(n=4)
+    assert np.isfinite(rate) and rate > 0
 
 
 @pytest.mark.realdata

@@ -1,11 +1,13 @@
 """Data-parallel training (DistributedDataParallel) with two CPU processes and the gloo backend.
 
 The engine reads its rank from the environment exactly as under ``torchrun``; here two
-processes are spawned directly so the test needs no launcher.
+processes are spawned directly so the test needs no launcher. As under ``torchrun``, the parent
+hosts the rendezvous store (``TORCHELASTIC_USE_AGENT_STORE``) on a port the OS picks and keeps
+bound for the whole test, so no other process can take the port between choosing and using it.
 """
 
 import os
-import socket
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -18,15 +20,9 @@ from lib.models import build_model
 from lib.train import RunOptions, train
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE="2")
+                      WORLD_SIZE="2", TORCHELASTIC_USE_AGENT_STORE="True")
     torch.set_num_threads(1)
     exp = make_experiment("pbn/linear", "tiny")
     r = train(exp, RunOptions(device="cpu", checkpoint_dir=str(Path(out) / "runs"), progress=False))
@@ -37,7 +33,9 @@ def _worker(rank: int, port: int, out: str) -> None:
 
 
 def test_two_cpu_processes_train_identical_weights(tmp_path):
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    store = dist.TCPStore("127.0.0.1", 0, 2, is_master=True, timeout=timedelta(seconds=120), wait_for_workers=False)
+    mp.spawn(_worker, args=(store.port, str(tmp_path)), nprocs=2, join=True)
+    del store
     r0, r1 = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
     assert r0["world"] == r1["world"] == 2
     assert r0["params"].keys() == r1["params"].keys()
