@@ -1,0 +1,187 @@
+"""What the models got wrong: a failure gallery and per-joint error distributions from the records.
+
+A record keeps its run's validation predictions in crop pixels (``lib.results``); the crops
+themselves are rebuilt with the run's data config (dataset, resolution, margin, ``val_limit``),
+so no weights are needed. :func:`failure_gallery` shows the validation people with the largest
+errors, ground truth beside each compared model's prediction; :func:`error_distribution` shows
+each table column's normalised errors (error / head size for PCKh, / torso for PCK; PBN Sec. 4)
+per model, with the PCK threshold drawn, so one sees whether a model's misses are near misses or
+confusions (a wrist found on the other arm, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from lib.data.poseset import PoseSet
+from lib.data.preview import draw_skeleton
+from lib.figures import Plot
+from lib.joints import TABLE_COLUMNS
+from lib.metrics import normalized_errors
+from lib.results import Record
+
+#: Errors above this many normalisers count as this much when people are ranked (a joint lost
+#: far away is not worse than one lost nearby).
+RANK_CAP = 1.0
+#: Errors above this many normalisers are drawn at this value in the distribution plot.
+PLOT_CAP = 2.0
+#: Share of joints whose stored hit may disagree with the recomputed one (float16 predictions
+#: near the threshold) before the rebuilt validation people are taken to differ from the run's.
+MAX_DISAGREEMENT = 0.01
+
+
+@dataclass
+class RunErrors:
+    """One run's validation predictions against the ground truth, people in ``PoseSet`` order.
+
+    Attributes:
+        label: how the run is named in the figures (``experiment sSEED``).
+        pred: ``N×J×2`` crop-pixel predictions of the joints ``joint_ids`` (MPII ids).
+        errors: ``N×J`` error / normaliser (inf where not evaluated); ``hits``, ``evaluated``.
+        columns: the dataset columns of ``joint_ids``; threshold: 0.5 (PCKh) or 0.2 (PCK).
+    """
+
+    label: str
+    pred: np.ndarray
+    errors: np.ndarray
+    hits: np.ndarray
+    evaluated: np.ndarray
+    joint_ids: tuple[int, ...]
+    columns: tuple[int, ...]
+    threshold: float
+
+
+def validation_people(record: Record, data_root: str | Path | None = None,
+                      cache_dir: str | Path | None = None) -> PoseSet:
+    """The validation people ``record``'s run was evaluated on, rebuilt from its data config."""
+    from lib.data import load_poseset
+
+    d = record.data["config"]["data"]
+    return load_poseset(d["dataset"], "val", data_root=data_root, resolution=d["resolution"], margin=d["margin"],
+                        cache_dir=cache_dir, limit=d.get("val_limit"))
+
+
+def run_errors(record: Record, ps: PoseSet, label: str | None = None) -> RunErrors:
+    """``record``'s predictions scored against ``ps``; ``ValueError`` if ``ps`` is not the run's people."""
+    a = record.arrays()
+    ids = tuple(int(j) for j in a["joint_ids"])
+    name = label or f"{record.experiment} s{record.seed}"
+    if len(a["pred"]) != len(ps) or any(j not in ps.joint_ids for j in ids):
+        raise ValueError(f"{record.path}: {len(a['pred'])} people with joints {ids}, but the validation data has "
+                         f"{len(ps)} with {ps.joint_ids}; rebuild the data with the run's config")
+    cols = tuple(ps.joint_ids.index(j) for j in ids)
+    pred = a["pred"].astype(np.float64)
+    errors, evaluated = normalized_errors(pred, ps.joints[:, cols], ps.annotated[:, cols], ps.norm)
+    threshold = float(record.data["threshold"])
+    hits = (errors < threshold) & evaluated
+    differ = (hits != a["hits"]).mean()
+    if differ > MAX_DISAGREEMENT:
+        raise ValueError(f"{record.path}: {100 * differ:.1f}% of the stored hits disagree with the rebuilt validation "
+                         "people; the data or its pack changed since the run (rerun it with --force)")
+    return RunErrors(name, pred, np.where(evaluated, errors, np.inf), hits, evaluated, ids, cols, threshold)
+
+
+def compare(records: Sequence[Record], labels: Sequence[str] | None = None, data_root: str | Path | None = None,
+            cache_dir: str | Path | None = None) -> tuple[PoseSet, list[RunErrors]]:
+    """The shared validation people of ``records`` and each run's errors on them."""
+    if not records:
+        raise ValueError("no records to compare; run the experiments first (python -m lib.train ...)")
+    configs = {_data_key(r) for r in records}
+    if len(configs) != 1:
+        raise ValueError(f"the records were validated on different people ({sorted(configs)}); compare runs of one "
+                         "dataset and profile")
+    ps = validation_people(records[0], data_root, cache_dir)
+    names = labels or [f"{r.experiment} s{r.seed}" for r in records]
+    return ps, [run_errors(r, ps, n) for r, n in zip(records, names)]
+
+
+def worst_people(runs: Sequence[RunErrors], k: int = 5) -> np.ndarray:
+    """The ``k`` people with the largest mean error over the runs (errors capped at :data:`RANK_CAP`).
+
+    A person counts where every run evaluates at least one joint. Ties go to the lower index.
+    """
+    per_run = []
+    for r in runs:
+        n = r.evaluated.sum(1)
+        total = (np.minimum(r.errors, RANK_CAP) * r.evaluated).sum(1)
+        per_run.append(np.where(n > 0, total / np.maximum(n, 1), np.nan))
+    counted = ~np.isnan(per_run).any(0)
+    score = np.where(counted, np.mean(per_run, axis=0), -np.inf)
+    order = np.lexsort((np.arange(len(score)), -score))
+    return order[: min(k, int(counted.sum()))]
+
+
+def failure_gallery(ps: PoseSet, runs: Sequence[RunErrors], k: int = 5) -> Plot:
+    """The ``k`` worst validation people: ground truth, then each run's prediction (wrong joints hollow)."""
+    people = worst_people(runs, k)
+    cols = 1 + len(runs)
+    fig = Figure(figsize=(1.9 * cols, 2.0 * len(people) + 0.2))
+    axes = fig.subplots(max(1, len(people)), cols, squeeze=False)
+    r = ps.resolution
+    all_cols = list(dict.fromkeys(c for run in runs for c in run.columns))
+    ids = tuple(ps.joint_ids[c] for c in all_cols)
+    for row, i in enumerate(people):
+        for col, ax in enumerate(axes[row]):
+            ax.imshow(ps.images[i], extent=(-0.5, r - 0.5, r - 0.5, -0.5))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                draw_skeleton(ax, ps.joints[i, all_cols], ps.annotated[i, all_cols], ps.visible[i, all_cols], ids)
+                ax.set_title(f"#{i} ground truth", fontsize=7)
+                continue
+            run = runs[col - 1]
+            draw_skeleton(ax, run.pred[i], np.ones(len(run.joint_ids), bool), run.hits[i], run.joint_ids)
+            n = int(run.evaluated[i].sum())
+            ax.set_title(f"{run.label}: {int(run.hits[i].sum())}/{n} right", fontsize=7)
+            ax.set_xlim(-0.5, r - 0.5)
+            ax.set_ylim(r - 0.5, -0.5)
+    fig.suptitle("largest errors first; hollow = ground truth invisible (left) or prediction wrong", fontsize=8)
+    fig.tight_layout()
+    return Plot(fig, photo=True)
+
+
+def column_errors(run: RunErrors) -> dict[str, np.ndarray]:
+    """Each table column's evaluated normalised errors (all its joints pooled)."""
+    out = {}
+    for name, members in TABLE_COLUMNS.items():
+        k = [i for i, j in enumerate(run.joint_ids) if j in members]
+        if k:
+            out[name] = run.errors[:, k][run.evaluated[:, k]]
+    return out
+
+
+def error_distribution(runs: Sequence[RunErrors], metric: str = "PCKh") -> Plot:
+    """Box plots of the normalised error per table column, one box per run, the PCK threshold dashed."""
+    per_run = [column_errors(r) for r in runs]
+    names = [c for c in TABLE_COLUMNS if any(c in e for e in per_run)]
+    fig = Figure(figsize=(1.0 + 0.45 * len(names) * len(runs), 3.2))
+    ax = fig.subplots()
+    width = 0.8 / len(runs)
+    for k, (run, errs) in enumerate(zip(runs, per_run)):
+        pos = [i + (k - (len(runs) - 1) / 2) * width for i, c in enumerate(names) if c in errs]
+        data = [np.minimum(errs[c], PLOT_CAP) for c in names if c in errs]
+        box = ax.boxplot(data, positions=pos, widths=width * 0.85, patch_artist=True, showfliers=True,
+                         flierprops={"markersize": 2})
+        for patch in box["boxes"]:
+            patch.set_facecolor(f"C{k}")
+            patch.set_alpha(0.6)
+        ax.plot([], [], "s", color=f"C{k}", alpha=0.6, label=run.label)
+    ax.axhline(runs[0].threshold, ls="--", color="k", lw=0.8)
+    ax.set_xticks(range(len(names)), names)
+    norm = "head size" if metric.upper() == "PCKH" else "torso"
+    ax.set_ylabel(f"error / {norm} (capped at {PLOT_CAP:g})", fontsize=8)
+    ax.set_ylim(0, PLOT_CAP * 1.05)
+    ax.set_title(f"per-joint error distribution; dashed: the {metric} threshold", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return Plot(fig)
+
+
+def _data_key(record: Record) -> tuple:
+    d = record.data["config"]["data"]
+    return d["dataset"], d["resolution"], d["margin"], d.get("val_limit")

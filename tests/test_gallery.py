@@ -1,0 +1,80 @@
+"""lib.gallery: failure gallery and per-joint error distributions rebuilt from records."""
+
+import numpy as np
+import pytest
+import torch
+
+from lib import gallery as G
+from lib.engine import RunOptions
+from lib.experiments import make_experiment
+from lib.runner import run_experiment
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    """Two finished ``tiny`` runs on the same validation people, and where their packs are."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny")
+    opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(root / "runs"), progress=False,
+                      cache_dir=str(root / "packs"))
+    recs = [run_experiment(make_experiment(n, "tiny"), opts, results_dir=root / "results")
+            for n in ("pbn/mi5-d1-w64", "pbn/linear")]
+    return recs, root / "packs"
+
+
+def test_records_are_rescored_on_rebuilt_validation_people(records):
+    recs, packs = records
+    ps, runs = G.compare(recs, cache_dir=packs)
+    assert len(ps) == make_experiment("pbn/linear", "tiny").data.val_limit
+    for rec, run in zip(recs, runs):
+        stored = rec.arrays()
+        assert run.label == f"{rec.experiment} s0"
+        assert np.array_equal(run.evaluated, stored["evaluated"])
+        assert (run.hits != stored["hits"]).mean() <= G.MAX_DISAGREEMENT
+        assert np.isinf(run.errors[~run.evaluated]).all() and np.isfinite(run.errors[run.evaluated]).all()
+
+
+def test_other_people_are_refused(records):
+    recs, packs = records
+    ps, _ = G.compare(recs, cache_dir=packs)
+    with pytest.raises(ValueError, match="validation data has"):
+        G.run_errors(recs[0], ps.subset(slice(0, 8)))
+    moved = ps.subset(np.arange(len(ps)))
+    moved.joints = recs[0].arrays()["pred"].astype(np.float32)  # other ground truth: every joint "right"
+    with pytest.raises(ValueError, match="disagree"):
+        G.run_errors(recs[0], moved)
+
+
+def run_with(errors: np.ndarray, evaluated: np.ndarray | None = None, label: str = "m") -> G.RunErrors:
+    evaluated = np.ones(errors.shape, bool) if evaluated is None else evaluated
+    n, j = errors.shape
+    return G.RunErrors(label, np.zeros((n, j, 2)), np.where(evaluated, errors, np.inf), (errors < 0.5) & evaluated,
+                       evaluated, tuple(range(j)), tuple(range(j)), 0.5)
+
+
+def test_worst_people_rank_by_capped_mean_error_over_runs():
+    a = run_with(np.array([[0.1, 0.1], [5.0, 0.1], [0.9, 0.9], [0.2, 0.2]]))
+    b = run_with(np.array([[0.1, 0.1], [0.1, 0.1], [0.9, 0.9], [0.2, 0.2]]))
+    # person 1's one far-off joint counts as RANK_CAP: (1.0 + 0.1) / 2 in a, 0.1 in b -> 0.325 < 0.9
+    assert G.worst_people([a, b], 3).tolist() == [2, 1, 3]
+    none = np.ones((4, 2), bool)
+    none[2] = False
+    c = run_with(np.full((4, 2), 0.3), none)
+    assert 2 not in G.worst_people([a, c], 4).tolist()  # a person one run does not evaluate is left out
+
+
+def test_gallery_and_distribution_figures(records):
+    recs, packs = records
+    ps, runs = G.compare(recs, cache_dir=packs)
+    plot = G.failure_gallery(ps, runs, k=3)
+    titles = [ax.get_title() for ax in plot.figure.axes]
+    assert len(titles) == 3 * (1 + len(runs))
+    assert titles[0].endswith("ground truth") and titles[1].startswith("pbn/mi5-d1-w64 s0:")
+    worst = G.worst_people(runs, 3)
+    assert titles[0] == f"#{worst[0]} ground truth"
+    assert titles[2] == f"pbn/linear s0: {int(runs[1].hits[worst[0]].sum())}/16 right"
+    dist = G.error_distribution(runs)
+    (ax,) = dist.figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Head", "Sho.", "Elb.", "Wri.", "Hip", "Knee", "Ank."]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pbn/mi5-d1-w64 s0", "pbn/linear s0"]
+    assert plot._repr_jpeg_()[:2] == b"\xff\xd8" and dist._repr_png_()[:4] == b"\x89PNG"
