@@ -22,7 +22,7 @@ from lib.data.poseset import PoseSet
 from lib.data.preview import draw_skeleton
 from lib.figures import Plot
 from lib.joints import TABLE_COLUMNS
-from lib.metrics import normalized_errors
+from lib.metrics import PCKH_THRESHOLD, normalized_errors
 from lib.results import Record
 
 #: Errors above this many normalisers count as this much when people are ranked (a joint lost
@@ -86,9 +86,12 @@ def run_errors(record: Record, ps: PoseSet, label: str | None = None) -> RunErro
     return RunErrors(name, pred, np.where(evaluated, errors, np.inf), hits, evaluated, ids, cols, threshold)
 
 
-def compare(records: Sequence[Record], labels: Sequence[str] | None = None, data_root: str | Path | None = None,
-            cache_dir: str | Path | None = None) -> tuple[PoseSet, list[RunErrors]]:
-    """The shared validation people of ``records`` and each run's errors on them."""
+def compare(records: Sequence[Record | None], labels: Sequence[str] | None = None,
+            data_root: str | Path | None = None, cache_dir: str | Path | None = None) -> tuple[PoseSet, list[RunErrors]]:
+    """The shared validation people of ``records`` and each run's errors on them (None records are left out)."""
+    if labels is not None:
+        labels = [n for n, r in zip(labels, records) if r is not None]
+    records = [r for r in records if r is not None]
     if not records:
         raise ValueError("no records to compare; run the experiments first (python -m lib.train ...)")
     configs = {_data_key(r) for r in records}
@@ -155,7 +158,7 @@ def column_errors(run: RunErrors) -> dict[str, np.ndarray]:
     return out
 
 
-def error_distribution(runs: Sequence[RunErrors], metric: str = "PCKh") -> Plot:
+def error_distribution(runs: Sequence[RunErrors]) -> Plot:
     """Box plots of the normalised error per table column, one box per run, the PCK threshold dashed."""
     per_run = [column_errors(r) for r in runs]
     names = [c for c in TABLE_COLUMNS if any(c in e for e in per_run)]
@@ -173,7 +176,7 @@ def error_distribution(runs: Sequence[RunErrors], metric: str = "PCKh") -> Plot:
         ax.plot([], [], "s", color=f"C{k}", alpha=0.6, label=run.label)
     ax.axhline(runs[0].threshold, ls="--", color="k", lw=0.8)
     ax.set_xticks(range(len(names)), names)
-    norm = "head size" if metric.upper() == "PCKH" else "torso"
+    metric, norm = ("PCKh", "head size") if runs[0].threshold == PCKH_THRESHOLD else ("PCK", "torso")
     ax.set_ylabel(f"error / {norm} (capped at {PLOT_CAP:g})", fontsize=8)
     ax.set_ylim(0, PLOT_CAP * 1.05)
     ax.set_title(f"per-joint error distribution; dashed: the {metric} threshold", fontsize=9)
