@@ -378,12 +378,15 @@ def paper_layout_key(dataset: str, visibility: str = "all") -> str:
     return "PBN Table 4" if dataset == "lspet" else "PBN Table 2"
 
 
-def profiles_table(names: Sequence[str] = ("smoke", "book", "paper")) -> pd.DataFrame:
-    """Profiles side by side: data, model size, schedule, seeds, device (:data:`lib.experiments.PROFILES`)."""
-    from lib.experiments import get_profile
+def profiles_table(names: Sequence[str] = ("smoke", "cpu", "book", "paper")) -> pd.DataFrame:
+    """Profiles side by side: data, model size, schedule, seeds, device (:data:`lib.experiments.PROFILES`).
+
+    Names that are not (or no longer) profiles are left out.
+    """
+    from lib.experiments import PROFILES, get_profile
 
     rows = {}
-    for name in names:
+    for name in (n for n in names if n in PROFILES):
         p = get_profile(name)
         rows[name] = {"dataset": p.dataset, "device": p.device, "input": f"{p.input_size}×{p.input_size}",
                       "channels": p.channels, "PBN stacks": f"{p.pbn_stacks} (large: {p.pbn_large_stacks})",
@@ -468,7 +471,10 @@ def notebook_times(folder: str | None = None) -> pd.DataFrame:
     root = Path(folder) if folder is not None else REPO_ROOT / "notebooks"
     rows = []
     for path in sorted(root.glob("*.ipynb")):
-        meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+        try:
+            meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+        except json.JSONDecodeError:  # being written (e.g. papermill executing this very chapter in place)
+            meta = {}
         rows.append({"chapter": path.stem, "seconds": round(meta["duration"], 1) if meta.get("duration") else None,
                      "executed": (meta.get("end_time") or "")[:16].replace("T", " "),
                      "parameters": ", ".join(f"{k}={v!r}" for k, v in (meta.get("parameters") or {}).items()) or "defaults"})
