@@ -4,7 +4,9 @@ A training run killed at any moment and started again continues from its last ch
 ends with the same weights (bit-identical on CPU): the checkpoint carries model, optimiser and
 scheduler state, the epoch and iteration, the best score so far, the per-epoch history, and
 every random generator the loop draws from. Files are written to a temporary name and renamed,
-so a kill during a save leaves the previous checkpoint intact.
+so a kill during a save leaves the previous checkpoint intact. A checkpoint damaged afterwards
+(empty, truncated, garbage) is renamed aside to ``<name>.corrupt`` with a warning and treated as
+absent: the run starts fresh (``last.pt``) or is retrained (``final.pt``), never crashes.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from lib.errors import DataFileError, check_magic, describe
 from lib.provenance import REPO_ROOT
 
 #: Where run folders live unless ``RunOptions.checkpoint_dir`` says otherwise (git-ignored).
@@ -41,19 +45,50 @@ def save_atomic(obj: Any, path: str | Path) -> None:
             os.unlink(tmp)
 
 
+#: Suffix of a checkpoint that could not be read, kept beside the run for a post-mortem.
+CORRUPT_SUFFIX = ".corrupt"
+
+
+def read(path: str | Path, device: torch.device | str = "cpu") -> dict:
+    """The checkpoint at ``path`` (tensors mapped to ``device``; only tensors and plain containers
+    are unpickled): ``FileNotFoundError`` if there is none, :class:`~lib.errors.DataFileError`
+    naming it if it is empty, truncated, garbage or not a checkpoint dictionary."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    fix = "delete it: that run then starts from scratch"
+    check_magic(path, b"PK\x03\x04", "checkpoint (torch.save's zip format)", fix)
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch fails in many ways (zip, pickle, storage) on a damaged file
+        raise DataFileError(path, f"is not a readable checkpoint, truncated or damaged ({describe(e)})", fix) from None
+    if not isinstance(saved, dict) or "hash" not in saved:
+        raise DataFileError(path, f"holds a {type(saved).__name__} without a config hash, not a checkpoint of "
+                                  "this code", fix)
+    return saved
+
+
 def load(path: str | Path, device: torch.device | str = "cpu") -> dict | None:
     """A checkpoint written by :func:`save_atomic`, or None if there is none at ``path``.
 
-    Tensors are mapped to ``device``; only tensors and plain containers are unpickled.
+    A checkpoint that cannot be read (:func:`read`) is renamed to ``<name>.corrupt`` with a
+    warning, and None is returned: the caller starts the run fresh or retrains it, as after a
+    kill before the first save. Under ``torchrun`` every rank finds it unreadable or gone, so all
+    ranks start fresh together.
     """
     path = Path(path)
-    if not path.exists():
-        return None
     try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:  # a truncated or foreign file: say which and how to recover
-        raise RuntimeError(f"cannot read checkpoint {path} ({type(e).__name__}: {e}); delete it to restart "
-                           "that run from scratch") from e
+        return read(path, device)
+    except FileNotFoundError:
+        return None
+    except DataFileError as e:
+        aside = path.with_name(path.name + CORRUPT_SUFFIX)
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:  # another rank moved it first
+            pass
+        warnings.warn(f"checkpoint {path} {e.problem}; moved it to {aside.name} and starting without it", stacklevel=2)
+        return None
 
 
 def rng_state() -> dict:

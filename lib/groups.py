@@ -383,7 +383,12 @@ def _load(path: Path, split: str | None) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lib.groups``: print the MI groups of an annotation file, one line per group."""
+    """``python -m lib.groups``: print the MI groups of an annotation file, one line per group.
+
+    A missing, empty, truncated or garbage annotation file ends in one line on stderr (exit 2).
+    """
+    from lib.errors import DataFileError, report_error
+
     parser = argparse.ArgumentParser(
         prog="python -m lib.groups",
         description="Mutual-information joint groups (PBN Sec. 3.1) of an MPII json (either layout) or LSP joints.mat.",
@@ -399,11 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.lattice < 2:
         parser.error(f"--lattice must be >= 2, got {args.lattice}")
     if not args.annotations.is_file():
-        parser.error(f"annotation file {args.annotations} not found")
+        raise SystemExit(report_error(f"annotation file {args.annotations} not found; give the path of "
+                                      "mpii_annotations.json(.gz), train.json/valid.json or joints.mat"))
     try:
         joints, annotated, person_size, names, split = _load(args.annotations, args.split)
+    except DataFileError as e:  # names the file, the problem and the fix: one line, no traceback
+        raise SystemExit(report_error(f"cannot read {e}")) from None
     except (ValueError, OSError) as e:
-        parser.error(f"cannot read {args.annotations}: {e}")
+        raise SystemExit(report_error(f"cannot read {args.annotations}: {e}")) from None
     if not 1 <= args.k <= len(names):
         parser.error(f"-k must be between 1 and {len(names)} (the file's joints), got {args.k}")
     start = time.perf_counter()
@@ -418,4 +426,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lib.errors import run_main
+
+    sys.exit(run_main(main))

@@ -8,7 +8,9 @@ any confidence interval (``lib.stats``) can be recomputed without retraining.
 
 Atomicity: each file is written to a temporary name and renamed; the ``.npz`` first and the JSON
 last, so an existing JSON always means a complete record (a killed writer leaves at most a
-temporary file, ignored by ``.gitignore`` and by the loaders).
+temporary file, ignored by ``.gitignore`` and by the loaders). A record damaged afterwards (an
+empty, truncated or garbage JSON or ``.npz``) is a one-line :class:`~lib.errors.DataFileError`
+naming the file and saying to delete it and rerun the experiment.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import math
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,6 +28,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from lib.errors import DataFileError, check_magic, describe
 from lib.experiments import Experiment, config_hash
 from lib.provenance import REPO_ROOT
 
@@ -102,9 +107,18 @@ class Record:
         return pd.DataFrame(self.data["history"])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """pred (N×J×2 crop px), maxvals, hits, evaluated, visible (N×J), image (N), joint_ids (J)."""
-        with np.load(self.path.parent / self.data["arrays"]) as z:
-            return {k: z[k] for k in z.files}
+        """pred (N×J×2 crop px), maxvals, hits, evaluated, visible (N×J), image (N), joint_ids (J).
+
+        A damaged ``.npz`` is a :class:`~lib.errors.DataFileError` naming it.
+        """
+        npz = self.path.parent / self.data["arrays"]
+        check_magic(npz, b"PK\x03\x04", "record archive (.npz)", _rerun(self.path))
+        try:
+            with open(npz, "rb") as f, np.load(f, allow_pickle=False) as z:  # f: closed even when np.load fails
+                return {k: z[k] for k in z.files}
+        except _NPZ_ERRORS as e:
+            raise DataFileError(npz, f"is not a readable record archive, truncated or damaged ({describe(e)})",
+                                _rerun(self.path)) from None
 
     def hits(self) -> tuple[np.ndarray, np.ndarray]:
         """``(hits, evaluated)`` as ``lib.stats`` takes them."""
@@ -112,18 +126,44 @@ class Record:
         return a["hits"], a["evaluated"]
 
 
+#: How reading a damaged ``.npz`` fails (numpy's zip and header parsing).
+_NPZ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, zlib.error)
+
+
+def _rerun(path: Path) -> str:
+    return (f"delete {path.name} and {path.with_suffix('.npz').name} in {path.parent} and rerun the experiment "
+            "(a sweep reruns missing records), or rerun it with --force")
+
+
 def load_record(path: str | Path) -> Record:
-    """Read one record; a clear error for files that are not complete records."""
+    """Read one record and check that its ``.npz`` opens (its contents are read by :meth:`Record.arrays`).
+
+    ``FileNotFoundError`` for a missing JSON; :class:`~lib.errors.DataFileError` naming the file
+    for an empty, truncated or garbage JSON or ``.npz``, another schema, or a missing ``.npz``.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"result record {path} not found")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not a readable result record ({e}); delete it to rerun the experiment") from e
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise DataFileError(path, f"is not a readable result record, empty, truncated or damaged ({describe(e)})",
+                            _rerun(path)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("arrays"), str):
+        raise DataFileError(path, "is json but not a result record (no 'arrays' entry)", _rerun(path))
     if data.get("schema") != SCHEMA:
-        raise ValueError(f"{path} has record schema {data.get('schema')}, this code reads {SCHEMA}; "
-                         "rerun the experiment with --force to rewrite it")
-    if not (path.parent / data["arrays"]).exists():
-        raise ValueError(f"{path}: its predictions file {data['arrays']} is missing; rerun with --force")
+        raise DataFileError(path, f"has record schema {data.get('schema')}, this code reads {SCHEMA}",
+                            "rerun the experiment with --force to rewrite it")
+    npz = path.parent / data["arrays"]
+    if not npz.is_file():
+        raise DataFileError(path, f"its predictions file {data['arrays']} is missing", _rerun(path))
+    check_magic(npz, b"PK\x03\x04", "record archive (.npz)", _rerun(path))
+    try:
+        with open(npz, "rb") as f:
+            np.load(f, allow_pickle=False).close()  # opening reads the zip directory: damage at the end shows
+    except _NPZ_ERRORS as e:
+        raise DataFileError(npz, f"is not a readable record archive, truncated or damaged ({describe(e)})",
+                            _rerun(path)) from None
     return Record(path, data)
 
 

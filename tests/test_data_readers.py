@@ -13,6 +13,7 @@ import scipy.io
 
 from lib.data import lsp, mpii
 from lib.data.paths import data_root
+from lib.errors import DataFileError
 
 REAL = Path(os.environ.get("POSE_DATA", "/nonexistent"))
 needs_real = pytest.mark.skipif(not (REAL / "mpii").is_dir() or not (REAL / "lspet").is_dir(),
@@ -111,23 +112,23 @@ def test_headboxes_attach_by_order_and_mismatch_errors(tmp_path):
     assert sizes[0] == pytest.approx(0.75 * seg)  # train: head segment approximation
 
     wrong_joints = write_gt(tmp_path / "w.mat", val.joints + 30, ~val.annotated, box)
-    with pytest.raises(ValueError, match="disagree on validation joints"):
+    with pytest.raises(DataFileError, match="w.mat: disagrees with .*a.json on validation joints"):
         mpii.read_mpii(path, wrong_joints)
     wrong_missing = write_gt(tmp_path / "m.mat", val.joints + 1, np.zeros_like(val.annotated), box)
-    with pytest.raises(ValueError, match="disagree on which joints"):
+    with pytest.raises(DataFileError, match="m.mat: disagrees with .* on which joints"):
         mpii.read_mpii(path, wrong_missing)
     two = write_gt(tmp_path / "two.mat", np.repeat(val.joints + 1, 2, 0), np.repeat(~val.annotated, 2, 0), np.repeat(box, 2, 0))
-    with pytest.raises(ValueError, match="describes 2 validation people but .* has 1"):
+    with pytest.raises(DataFileError, match="two.mat: describes 2 validation people but .* has 1"):
         mpii.read_mpii(path, two)
     bad = tmp_path / "bad.mat"
     scipy.io.savemat(bad, {"something": np.zeros(3)})
-    with pytest.raises(ValueError, match=r"lacks \[.pos_gt_src"):
+    with pytest.raises(DataFileError, match=r"bad.mat: lacks \[.pos_gt_src"):
         mpii.read_mpii(path, bad)
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "not readable json"),
-    ("[]", "non-empty json list"),
+    ("{not json", "not valid json"),
+    ("[]", "not a non-empty list of person records"),
     ('[{"foo": 1}]', "unknown MPII layout"),
     ('[{"joints": [[1, 2]], "joints_vis": [1], "center": [1, 2], "scale": 1, "image": "a.jpg"}]', r"record 0 'joints' should have shape \(16, 2\)"),
     ('[{"joints": ' + json.dumps(_joints16(0)) + ', "joints_vis": [1], "center": [1, 2], "scale": 1, "image": "a.jpg"}]', "joints_vis"),
@@ -136,7 +137,7 @@ def test_headboxes_attach_by_order_and_mismatch_errors(tmp_path):
 def test_read_mpii_malformed(tmp_path, content, message):
     path = tmp_path / "valid.json"
     path.write_text(content)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataFileError, match=f"valid.json: .*{message}"):
         mpii.read_mpii(path)
 
 
@@ -224,7 +225,7 @@ def test_read_lsp_original_layout_reads_occlusion(tmp_path):
 def test_read_lsp_malformed(tmp_path, array, message):
     path = tmp_path / "joints.mat"
     scipy.io.savemat(path, {"joints": array})
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataFileError, match=f"joints.mat: .*{message}"):
         lsp.read_lsp(path)
 
 
@@ -232,10 +233,10 @@ def test_read_lsp_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError):
         lsp.read_lsp(tmp_path / "joints.mat")
     (tmp_path / "joints.mat").write_bytes(b"not a mat file")
-    with pytest.raises(ValueError, match="cannot read .* as a MATLAB .mat file"):
+    with pytest.raises(DataFileError, match="joints.mat: is not a readable MATLAB .mat file"):
         lsp.read_lsp(tmp_path / "joints.mat")
     scipy.io.savemat(tmp_path / "other.mat", {"pts": np.zeros(3)})
-    with pytest.raises(ValueError, match="no variable 'joints'"):
+    with pytest.raises(DataFileError, match="other.mat: has no variable 'joints'"):
         lsp.read_lsp(tmp_path / "other.mat")
 
 
@@ -258,7 +259,7 @@ def test_person_boxes_and_torso_fallbacks():
     assert torso[2] == pytest.approx(torso[0] / sides[0] * sides[2])
     ann.annotated[0] = False
     ann.annotated[0, 0] = True
-    with pytest.raises(ValueError, match="fewer than two distinct annotated joints"):
+    with pytest.raises(DataFileError, match="fewer than two distinct annotated joints"):
         lsp.person_boxes(ann)
 
 

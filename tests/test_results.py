@@ -13,6 +13,7 @@ import torch
 from lib import checkpoint as ckpt
 from lib import runner
 from lib.data import load_poseset
+from lib.errors import DataFileError
 from lib.experiments import make_experiment
 from lib.metrics import pck_hits, pck_table
 from lib.results import load_record, record_path, records, write_record
@@ -28,7 +29,8 @@ def one_thread():
 
 
 def opts(tmp_path: Path) -> RunOptions:
-    return RunOptions(device="cpu", checkpoint_dir=str(tmp_path / "runs"), progress=False)
+    # fp32 pinned: "auto" picks bf16 on CPUs with native bf16, and these tests compare runs bit for bit
+    return RunOptions(device="cpu", checkpoint_dir=str(tmp_path / "runs"), progress=False, precision="fp32")
 
 
 def test_record_path_names_profile_dataset_experiment_seed_and_hash(tmp_path):
@@ -120,3 +122,42 @@ def test_cli_lists_runs_and_reuses(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "lib.train", "pbn/linear", "--profile", "book", "--device", "cpu",
                           "--results", str(tmp_path / "r")], cwd=REPO, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "--allow-slow" in bad.stderr
+
+
+def test_damaged_record_is_one_error_naming_it(tmp_path, monkeypatch):
+    exp = make_experiment("pbn/mi5-d1-w64", "tiny")
+    path = write_record(record_path(exp, tmp_path), {"experiment": exp.name, "seed": 0}, {"hits": np.ones((4, 16), bool)})
+    path.write_text(path.read_text()[:20])
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a damaged record is reported, not silently retrained over")
+
+    monkeypatch.setattr(runner, "train", no_training)
+    with pytest.raises(DataFileError, match=f"{path.name}: is not a readable result record.*delete {path.name} and "
+                                            f"{path.with_suffix('.npz').name} .*rerun the experiment"):
+        run_experiment(exp, opts(tmp_path), results_dir=tmp_path)
+
+
+def test_damaged_last_checkpoint_is_moved_aside_and_the_run_starts_fresh(tmp_path):
+    exp = make_experiment("pbn/mi5-d1-w64", "tiny")
+    clean = run_experiment(exp, opts(tmp_path / "clean"), results_dir=tmp_path / "clean")
+    folder = run_dir(exp, opts(tmp_path))
+    folder.mkdir(parents=True)
+    (folder / ckpt.LAST).write_bytes(b"PK\x03\x04" + bytes(300))  # a zip header, then nothing
+    with pytest.warns(UserWarning, match="last.pt is not a readable checkpoint.*moved it to last.pt.corrupt"):
+        rec = run_experiment(exp, opts(tmp_path), results_dir=tmp_path / "results")
+    assert (folder / "last.pt.corrupt").is_file()
+    assert rec.metrics == clean.metrics  # a fresh run, as if there had been no checkpoint (CPU: bit-identical)
+
+
+def test_damaged_final_weights_of_a_source_are_retrained(tmp_path):
+    res = tmp_path / "results"
+    source = make_experiment("kpt/a-source", "tiny")
+    run_experiment(source, opts(tmp_path), results_dir=res)
+    final = run_dir(source, opts(tmp_path)) / ckpt.FINAL
+    good = ckpt.load(final)["model"]
+    final.write_bytes(final.read_bytes()[: final.stat().st_size // 2])
+    with pytest.warns(UserWarning, match="final.pt is not a readable checkpoint.*moved it to final.pt.corrupt"):
+        weights = runner.source_weights(source, opts(tmp_path), res)
+    assert {"hash", "model"} <= set(ckpt.read(final))  # readable again (retraining clears the run folder)
+    assert all(torch.equal(weights[k], good[k]) for k in good)  # retrained: the same weights (CPU)

@@ -5,7 +5,8 @@
     python -m lib.data bench [--batch 32] [--input-size 256]
 
 Real datasets come from ``--data-root`` or ``$POSE_DATA``; packs go to ``--cache-dir`` or
-``<repo>/.cache/packs``.
+``<repo>/.cache/packs``. A missing, damaged or foreign data file ends in one line on stderr
+naming the file, the problem and the fix (exit status 2), not a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lib.data import DATASETS, SPLITS, load_poseset
 from lib.data.augment import KPTRANSFER_AUGMENT, NO_AUGMENT, PBN_AUGMENT, DeviceData, make_batch
 from lib.data.pack import PackSpec
 from lib.data.poseset import PoseSet, decode_jpegs, encode_jpegs
+from lib.errors import run_main
 
 AUGMENTS = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT, "none": NO_AUGMENT}
 
@@ -150,4 +152,5 @@ def bench(batch: int, input_size: int, seconds: float, kw: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # every ValueError of these commands is an input message (bad argument or bad file)
+    raise SystemExit(run_main(main, catch=(ValueError,)))

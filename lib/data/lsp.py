@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-
+from lib.errors import DataFileError, describe
 from lib.joints import LSP_JOINTS, NUM_LSP_JOINTS
 from lib.metrics import load_mat
 
@@ -37,6 +37,9 @@ BOX_FACTOR = 1.25
 
 #: LSP Extended's fixed test split: the last 1,000 images (im09001 ... im10000).
 LSPET_TEST_SIZE = 1000
+
+#: What to do about a damaged or foreign ``joints.mat``.
+MAT_FIX = "use joints.mat as distributed with LSP / LSP Extended (download or copy it again)"
 
 
 @dataclass
@@ -73,8 +76,9 @@ def read_lsp(path: str | Path, *, third_row: str = "auto") -> LspAnnotations:
         third_row: ``"auto"`` (visibility for ``14×3×N``, occlusion for ``3×14×N``),
             ``"visible"`` or ``"occluded"`` to force a reading.
 
-    Raises ``ValueError`` for an unreadable file, a missing ``joints`` variable or a shape that is
-    neither layout, naming the shape found.
+    Raises ``FileNotFoundError`` for a missing file and :class:`~lib.errors.DataFileError` (a
+    ``ValueError``) for an empty, truncated or garbage file, a missing ``joints`` variable, or a
+    shape that is neither layout (naming the shape found).
     """
     path = Path(path)
     if third_row not in ("auto", "visible", "occluded"):
@@ -83,8 +87,12 @@ def read_lsp(path: str | Path, *, third_row: str = "auto") -> LspAnnotations:
         raise FileNotFoundError(f"LSP annotation file {path} not found (joints.mat)")
     m = load_mat(path)
     if "joints" not in m:
-        raise ValueError(f"{path}: no variable 'joints' (found {sorted(k for k in m if not k.startswith('__'))})")
-    raw = np.asarray(m["joints"], dtype=np.float64)
+        raise DataFileError(path, f"has no variable 'joints' (found {sorted(k for k in m if not k.startswith('__'))})",
+                            MAT_FIX)
+    try:
+        raw = np.asarray(m["joints"], dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise DataFileError(path, f"'joints' is not a numeric array ({describe(e)})", MAT_FIX) from None
     if raw.ndim == 3 and raw.shape[:2] == (NUM_LSP_JOINTS, 3):
         per_person, layout = raw.transpose(2, 0, 1), "extended"
     elif raw.ndim == 3 and raw.shape[:2] == (3, NUM_LSP_JOINTS):
@@ -92,11 +100,13 @@ def read_lsp(path: str | Path, *, third_row: str = "auto") -> LspAnnotations:
     elif raw.ndim == 3 and raw.shape[1:] == (NUM_LSP_JOINTS, 3):
         per_person, layout = raw, "extended"
     else:
-        raise ValueError(
-            f"{path}: 'joints' has shape {raw.shape}; expected 14×3×N (LSP Extended), 3×14×N (LSP) or N×14×3"
+        raise DataFileError(
+            path, f"'joints' has shape {raw.shape}, expected 14×3×N (LSP Extended), 3×14×N (LSP) or N×14×3", MAT_FIX
         )
+    if len(per_person) == 0:
+        raise DataFileError(path, "'joints' holds no people", MAT_FIX)
     if not np.isfinite(per_person).all():
-        raise ValueError(f"{path}: 'joints' contains NaN or infinite values")
+        raise DataFileError(path, "'joints' contains NaN or infinite values", MAT_FIX)
     flag = per_person[:, :, 2] > 0
     if third_row == "occluded" or (third_row == "auto" and layout == "original"):
         annotated, visible = np.ones_like(flag), ~flag
@@ -116,7 +126,8 @@ def lspet_split(ann: LspAnnotations, split: str) -> LspAnnotations:
     if split not in ("train", "val"):
         raise ValueError(f"unknown LSP split {split!r}; choose 'train' or 'val'")
     if len(ann) <= LSPET_TEST_SIZE:
-        raise ValueError(f"{ann.source} has {len(ann)} people; the split needs more than {LSPET_TEST_SIZE}")
+        raise DataFileError(ann.source, f"has {len(ann)} people, but the LSP Extended split needs more than "
+                                        f"{LSPET_TEST_SIZE}", "use LSP Extended's joints.mat (10,000 people)")
     cut = len(ann) - LSPET_TEST_SIZE
     return ann.subset(slice(cut, None) if split == "val" else slice(0, cut))
 
@@ -133,7 +144,8 @@ def person_boxes(ann: LspAnnotations) -> tuple[np.ndarray, np.ndarray]:
     extent = (hi - lo).max(1)
     bad = np.flatnonzero(~(extent > 0))
     if len(bad):
-        raise ValueError(f"{ann.source}: people {[ann.images[i] for i in bad[:5]]} have fewer than two distinct annotated joints; no person box")
+        raise DataFileError(ann.source, f"people {[ann.images[i] for i in bad[:5]]} have fewer than two distinct "
+                                        "annotated joints, so no person box", MAT_FIX)
     return ((lo + hi) / 2).astype(np.float32), (BOX_FACTOR * extent).astype(np.float32)
 
 

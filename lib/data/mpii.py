@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from lib.errors import DataFileError, check_magic, describe
 from lib.joints import MPII_JOINTS, NUM_MPII_JOINTS
 from lib.metrics import load_mpii_gt
 
@@ -47,6 +49,9 @@ HEAD_SEGMENT_FACTOR = 0.75
 
 #: The usual split sizes of the full layout.
 MPII_TRAIN_SIZE, MPII_VAL_SIZE = 22_246, 2_958
+
+#: What to do about a damaged or foreign annotation file.
+JSON_FIX = "use the MPII annotation file as distributed (download or copy it again)"
 
 
 @dataclass
@@ -125,12 +130,13 @@ def read_mpii(path: str | Path, gt_mat: str | Path | None = None, *, validation:
             are validation people. ``None`` infers it from the file name (``valid``/``val``/
             ``test`` in the name means validation).
 
-    Raises ``ValueError`` naming the file, record and key for malformed input.
+    Raises ``FileNotFoundError`` for a missing file and :class:`~lib.errors.DataFileError` (a
+    ``ValueError``) naming the file, record and key for an empty, truncated, garbage or malformed one.
     """
     path = Path(path)
     records = _load_json(path)
     if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
-        raise ValueError(f"{path}: expected a non-empty json list of person records (dicts)")
+        raise DataFileError(path, "is json but not a non-empty list of person records (dicts)", JSON_FIX)
     if "joint_self" in records[0]:
         ann = _parse_full(records, path)
     elif "joints" in records[0] and "center" in records[0]:
@@ -138,9 +144,10 @@ def read_mpii(path: str | Path, gt_mat: str | Path | None = None, *, validation:
             validation = any(w in path.name.lower() for w in ("valid", "val.", "test"))
         ann = _parse_common(records, path, validation)
     else:
-        raise ValueError(
-            f"{path}: unknown MPII layout (record keys {sorted(records[0])}); expected 'joint_self' "
-            "(full mpii_annotations.json) or 'joints' and 'center' (train.json/valid.json)"
+        raise DataFileError(
+            path, f"unknown MPII layout (record keys {sorted(records[0])})",
+            "give the full mpii_annotations.json(.gz) (records with 'joint_self') or train.json/valid.json "
+            "(records with 'joints' and 'center')",
         )
     if gt_mat is not None:
         ann = attach_headboxes(ann, gt_mat)
@@ -148,14 +155,24 @@ def read_mpii(path: str | Path, gt_mat: str | Path | None = None, *, validation:
 
 
 def _load_json(path: Path):
+    """The json (``.json``, or gzip-compressed ``.json.gz``) at ``path``; a truncated gzip stream,
+    a truncated or garbage json text and an empty file are each a :class:`DataFileError`."""
     if not path.is_file():
         raise FileNotFoundError(f"MPII annotation file {path} not found")
+    if path.stat().st_size == 0:
+        raise DataFileError(path, "is empty", JSON_FIX)
+    if path.suffix == ".gz":
+        check_magic(path, b"\x1f\x8b", "gzip file", JSON_FIX)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as f:
             return json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not readable json ({e}); is it an MPII annotation file?") from e
+    except EOFError as e:  # gzip stream cut short
+        raise DataFileError(path, f"is truncated ({describe(e)})", JSON_FIX) from None
+    except (OSError, zlib.error) as e:  # not gzip, or a damaged stream
+        raise DataFileError(path, f"is not a readable gzip file ({describe(e)})", JSON_FIX) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise DataFileError(path, f"is not valid json, truncated or damaged ({describe(e)})", JSON_FIX) from None
 
 
 def _field(records: list[dict], key: str, path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -163,12 +180,15 @@ def _field(records: list[dict], key: str, path: Path, shape: tuple[int, ...]) ->
     out = np.empty((len(records), *shape), dtype=np.float32)
     for i, r in enumerate(records):
         if key not in r:
-            raise ValueError(f"{path}: record {i} has no {key!r} (keys: {sorted(r)})")
+            raise DataFileError(path, f"record {i} has no {key!r} (keys: {sorted(r)})", JSON_FIX)
         try:
             out[i] = np.asarray(r[key], dtype=np.float32).reshape(shape) if shape else float(r[key])
         except (TypeError, ValueError) as e:
-            got = np.shape(r[key]) if not isinstance(r[key], (str, dict)) else type(r[key]).__name__
-            raise ValueError(f"{path}: record {i} {key!r} should have shape {shape}, got {got} ({e})") from None
+            try:
+                got = np.shape(r[key]) if not isinstance(r[key], (str, dict)) else type(r[key]).__name__
+            except ValueError:  # a ragged list has no shape
+                got = "a ragged list"
+            raise DataFileError(path, f"record {i} {key!r} should have shape {shape}, got {got} ({e})", JSON_FIX) from None
     return out
 
 
@@ -176,7 +196,7 @@ def _names(records: list[dict], key: str, path: Path) -> list[str]:
     out = []
     for i, r in enumerate(records):
         if not isinstance(r.get(key), str) or not r[key]:
-            raise ValueError(f"{path}: record {i} has no image name under {key!r}")
+            raise DataFileError(path, f"record {i} has no image name under {key!r}", JSON_FIX)
         out.append(r[key])
     return out
 
@@ -227,7 +247,7 @@ def _image_sizes(records: list[dict]) -> np.ndarray | None:
 def _scales(scale: np.ndarray, path: Path) -> np.ndarray:
     bad = np.flatnonzero(~(scale > 0))
     if len(bad):
-        raise ValueError(f"{path}: records {bad[:5].tolist()} have a non-positive person scale")
+        raise DataFileError(path, f"records {bad[:5].tolist()} have a non-positive person scale", JSON_FIX)
     return scale
 
 
@@ -248,25 +268,26 @@ def attach_headboxes(ann: MpiiAnnotations, gt_mat: str | Path) -> MpiiAnnotation
     The ``.mat`` has no image names, so the match is checked instead: the number of validation
     people and their missing-joint pattern must agree exactly, and annotated joints must agree to
     within 1 px (the ``.mat`` zeroes a coordinate of 13 joints that the json keeps, so exact
-    zeros are skipped). Any disagreement raises ``ValueError``: head boxes attached to the wrong
-    people would silently corrupt PCKh.
+    zeros are skipped). Any disagreement raises :class:`~lib.errors.DataFileError` naming the
+    ``.mat``: head boxes attached to the wrong people would silently corrupt PCKh.
     """
     gt_joints, missing, boxes = read_gt_mat(gt_mat)
     rows = np.flatnonzero(ann.is_validation)
+    fix = (f"use the annotation file that matches it (the full {MPII_VAL_SIZE}-person validation set) "
+           "or no ground truth .mat")
     if len(rows) != len(boxes):
-        raise ValueError(
-            f"{gt_mat} describes {len(boxes)} validation people but {ann.source} has {len(rows)}; "
-            "head boxes attach by order, so use the matching annotation file (the full "
-            f"{MPII_VAL_SIZE}-person validation set) or no gt_mat"
-        )
+        raise DataFileError(gt_mat, f"describes {len(boxes)} validation people but {ann.source} has {len(rows)}; "
+                                    "head boxes attach by order", fix)
     if (missing != ~ann.annotated[rows]).any():
         bad = np.flatnonzero((missing != ~ann.annotated[rows]).any(1))
-        raise ValueError(f"{gt_mat} and {ann.source} disagree on which joints are annotated (validation people {bad[:5].tolist()}...)")
+        raise DataFileError(gt_mat, f"disagrees with {ann.source} on which joints are annotated "
+                                    f"(validation people {bad[:5].tolist()}...)", fix)
     mine = ann.joints[rows] + 1
     compare = ann.annotated[rows][..., None] & (gt_joints != 0)
     err = np.abs(np.where(compare, mine - gt_joints, 0)).max(initial=0.0)
     if err > 1.0:
-        raise ValueError(f"{gt_mat} and {ann.source} disagree on validation joints by up to {err:.1f} px; different people or order")
+        raise DataFileError(gt_mat, f"disagrees with {ann.source} on validation joints by up to {err:.1f} px "
+                                    "(different people or order)", fix)
     headboxes = np.full((len(ann), 2, 2), np.nan, dtype=np.float32)
     headboxes[rows] = boxes - 1
     ann.headboxes = headboxes
@@ -302,16 +323,31 @@ def split_annotations(folder: str | Path, split: str) -> MpiiAnnotations:
     when that file is present (train people never need it).
     """
     folder = Path(folder)
+    files = annotation_files(folder, split)
+    annotations, gt = files[0], (files[1] if len(files) > 1 else None)
+    if annotations.name.startswith("mpii_annotations"):
+        return read_mpii(annotations, gt).split(split)
+    return read_mpii(annotations, gt, validation=split == "val")
+
+
+def annotation_files(folder: str | Path, split: str) -> list[Path]:
+    """The files :func:`split_annotations` reads for ``split``: the annotations, then the official
+    ground truth when it is used (validation people, or the full layout holding them).
+
+    ``mpii_annotations.json.gz`` (or ``.json``) if present, else ``train.json`` / ``valid.json``;
+    ``FileNotFoundError`` when none is there. Packs record these files as their sources.
+    """
+    folder = Path(folder)
     if split not in ("train", "val"):
         raise ValueError(f"unknown MPII split {split!r}; choose 'train' or 'val'")
     gt = folder / "detections_our_format.mat"
-    gt = gt if gt.is_file() else None
+    gt_used = [gt] if gt.is_file() else []
     for name in ("mpii_annotations.json.gz", "mpii_annotations.json"):
         if (folder / name).is_file():
-            return read_mpii(folder / name, gt).split(split)
+            return [folder / name, *gt_used]
     name = "train.json" if split == "train" else "valid.json"
     if (folder / name).is_file():
-        return read_mpii(folder / name, gt if split == "val" else None, validation=split == "val")
+        return [folder / name, *(gt_used if split == "val" else [])]
     raise FileNotFoundError(
         f"no MPII annotations in {folder}: expected mpii_annotations.json.gz (all people) or {name}"
     )

@@ -14,12 +14,23 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from lib.errors import DataFileError, check_magic, describe
+
+#: The first bytes of every .npz (a zip archive).
+ZIP_MAGIC = b"PK\x03\x04"
+#: Failures of reading a damaged ``.npz`` or JPEG: numpy's zip and header parsing, PIL's decoders.
+_READ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, IndexError, SyntaxError, struct.error,
+                zlib.error, zipfile.BadZipFile, UnicodeDecodeError)
 
 
 @dataclass
@@ -125,17 +136,28 @@ class PoseSet:
 
     @classmethod
     def load(cls, path: str | Path) -> "PoseSet":
-        """Read a file written by :meth:`save` (raw or JPEG crops); a clear error if it is not one."""
+        """Read a file written by :meth:`save` (raw or JPEG crops).
+
+        ``FileNotFoundError`` if there is none; :class:`~lib.errors.DataFileError` naming the file
+        if it is empty, truncated, damaged or not a PoseSet file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"PoseSet file {path} not found")
+        check_magic(path, ZIP_MAGIC, "PoseSet file (.npz archive)", "delete it and build it again")
         try:
-            with np.load(path) as z:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # f: closed even when np.load fails
                 header = json.loads(bytes(z["header"]).decode())
                 arrays = {k: z[k] for k in z.files if k != "header"}
-        except (OSError, KeyError, ValueError) as e:
-            raise ValueError(f"{path} is not a PoseSet file ({e}); delete it and build it again") from e
-        if "images_jpeg" in arrays:
-            shape = tuple(int(v) for v in arrays.pop("images_shape"))
-            arrays["images"] = decode_jpegs(arrays.pop("images_jpeg"), arrays.pop("images_offsets"), shape)
-        return cls(**arrays, **header)
+            if not isinstance(header, dict) or set(header) != {"joint_ids", "metric", "margin", "meta"}:
+                raise ValueError(f"its header is not a PoseSet header: {str(header)[:80]}")
+            if "images_jpeg" in arrays:
+                shape = tuple(int(v) for v in arrays.pop("images_shape"))
+                arrays["images"] = decode_jpegs(arrays.pop("images_jpeg"), arrays.pop("images_offsets"), shape)
+            return cls(**arrays, **header)
+        except _READ_ERRORS as e:
+            raise DataFileError(path, f"is not a readable PoseSet file, truncated or damaged ({describe(e)})",
+                                "delete it and build it again") from None
 
 
 def encode_jpegs(images: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +178,9 @@ def decode_jpegs(data: np.ndarray, offsets: np.ndarray, shape: tuple[int, ...]) 
     """Inverse of :func:`encode_jpegs` into a preallocated ``shape`` uint8 array."""
     out = np.empty(shape, dtype=np.uint8)
     raw = data.tobytes()
+    if len(offsets) != shape[0] + 1 or offsets[-1] != len(raw):
+        raise ValueError(f"{len(offsets)} JPEG offsets ending at {offsets[-1] if len(offsets) else None} for "
+                         f"{shape[0]} images in {len(raw)} bytes")
     for i in range(shape[0]):
         img = Image.open(io.BytesIO(raw[offsets[i]:offsets[i + 1]]))
         out[i] = np.asarray(img.convert("RGB"))
