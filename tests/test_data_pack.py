@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
+import shutil
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +21,7 @@ from lib.data import load_poseset
 from lib.data.__main__ import main
 from lib.data.pack import PackSpec, crop_person, read_image
 from lib.data.poseset import PoseSet
+from lib.errors import DataFileError
 
 REAL = Path(os.environ.get("POSE_DATA", "/nonexistent"))
 needs_real = pytest.mark.skipif(not (REAL / "mpii").is_dir() or not (REAL / "lspet").is_dir(),
@@ -78,7 +84,7 @@ def test_read_image_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.jpg not found"):
         read_image(tmp_path / "nope.jpg")
     (tmp_path / "bad.jpg").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="bad.jpg is not a readable image"):
+    with pytest.raises(DataFileError, match="bad.jpg: is not a readable image"):
         read_image(tmp_path / "bad.jpg")
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "grey.png")
     assert np.asarray(read_image(tmp_path / "grey.png")).shape == (4, 4, 3)
@@ -128,12 +134,104 @@ def test_stale_or_corrupt_pack_is_rebuilt(tmp_path):
     ps = load_poseset("lspet", "train", **kw)
     path = tmp_path / "cache" / PackSpec("lspet", "train", 32, 1.25, limit=4).file_name()
     path.write_bytes(b"corrupt")
-    assert np.array_equal(load_poseset("lspet", "train", **kw).joints, ps.joints)
+    with pytest.warns(UserWarning, match="n4.npz is not a PoseSet file .*built .* afresh"):
+        assert np.array_equal(load_poseset("lspet", "train", **kw).joints, ps.joints)
     stale = PoseSet.load(path)
     stale.meta["pack"]["version"] = -1
     stale.joints[:] = 0
     stale.save(path)
-    assert np.array_equal(load_poseset("lspet", "train", **kw).joints, ps.joints)
+    with pytest.warns(UserWarning, match="was built with other parameters or an older version"):
+        assert np.array_equal(load_poseset("lspet", "train", **kw).joints, ps.joints)
+
+
+def test_pack_is_tied_to_its_sources(tmp_path, monkeypatch):
+    data, other = tmp_path / "data", tmp_path / "other"
+    joints = make_lspet(data)
+    mat = data / "lspet" / "joints.mat"
+    kw = {"cache_dir": tmp_path / "cache", "resolution": 32, "limit": 4}
+    pack_file = tmp_path / "cache" / PackSpec("lspet", "train", 32, 1.25, limit=4).file_name()
+    ps = load_poseset("lspet", "train", data_root=data, **kw)
+    recorded = ps.meta["sources"]
+    assert recorded["files"] == {"lspet/joints.mat": {"size": mat.stat().st_size,
+                                                      "sha256": hashlib.sha256(mat.read_bytes()).hexdigest()}}
+    assert recorded["images"] == "lspet/images" and recorded["root"] == str(data.resolve())
+
+    os.utime(mat, (1, 1))  # touched, same content: the same pack, silently
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(load_poseset("lspet", "train", data_root=data, **kw).images, ps.images)
+
+    joints[0, 13, 0] += 5  # person 0's head top moves 5 px right: the pack is rebuilt from the new file
+    scipy.io.savemat(mat, {"joints": joints.transpose(1, 2, 0)})
+    with pytest.warns(UserWarning, match=r"n4.npz is stale, built from .*data, .*lspet/joints.mat \d+ bytes sha256 "
+                                         r"\w+ then, \d+ bytes sha256 \w+ now; built .*n4.npz afresh"):
+        new = load_poseset("lspet", "train", data_root=data, **kw)
+    back = new.origin[0, :2] + new.joints[0, 13] * new.origin[0, 2]
+    np.testing.assert_allclose(back, joints[0, 13, :2] - 1, atol=1e-3)
+    assert np.abs(back - ps.origin[0, :2] - ps.joints[0, 13] * ps.origin[0, 2]).max() == pytest.approx(5, abs=1e-3)
+
+    # another data root: its own annotations decide, the pack is not served
+    (other / "lspet").mkdir(parents=True)
+    (other / "lspet" / "joints.mat").write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(DataFileError, match="other/lspet/joints.mat: is not a readable MATLAB .mat file"):
+        load_poseset("lspet", "train", data_root=other, **kw)
+    joints[1, 13, 0] += 5
+    scipy.io.savemat(other / "lspet" / "joints.mat", {"joints": joints.transpose(1, 2, 0)})
+    with pytest.raises(FileNotFoundError, match="images missing from .*other/lspet/images"):
+        load_poseset("lspet", "train", data_root=other, **kw)
+    # the same annotation file under another root (another mount of the data): the same pack
+    shutil.copy(mat, other / "lspet" / "joints.mat")
+    assert np.array_equal(load_poseset("lspet", "train", data_root=other, **kw).images, new.images)
+    # another photo folder: not served
+    with pytest.raises(FileNotFoundError, match="images missing from .*elsewhere"):
+        load_poseset("lspet", "train", data_root=data, images_dir=tmp_path / "elsewhere", **kw)
+
+    # no data root at all (a GPU machine carrying packs), or one without lspet/: used on its parameters
+    monkeypatch.delenv("POSE_DATA", raising=False)
+    (tmp_path / "bare").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(load_poseset("lspet", "train", **kw).images, new.images)
+        assert np.array_equal(load_poseset("lspet", "train", data_root=tmp_path / "bare", **kw).images, new.images)
+    # ... but an unreadable pack there is a one-line error; with the data it is rebuilt, with a warning
+    pack_file.write_bytes(pack_file.read_bytes()[:1000])
+    with pytest.raises(DataFileError, match="n4.npz: cached pack is not a readable PoseSet file.*set POSE_DATA"):
+        load_poseset("lspet", "train", **kw)
+    with pytest.warns(UserWarning, match="n4.npz is not a readable PoseSet file.*built .*n4.npz afresh"):
+        assert np.array_equal(load_poseset("lspet", "train", data_root=data, **kw).images, new.images)
+
+
+def test_mpii_pack_is_tied_to_the_json_and_the_ground_truth(tmp_path):
+    make_mpii(tmp_path / "data")
+    kw = {"data_root": tmp_path / "data", "cache_dir": tmp_path / "cache"}
+    first = load_poseset("mpii", "train", **kw)
+    assert set(first.meta["sources"]["files"]) == {"mpii/mpii_annotations.json.gz"}
+    ann = tmp_path / "data" / "mpii" / "mpii_annotations.json.gz"
+    with gzip.open(ann, "rt") as f:
+        recs = json.load(f)
+    recs[0]["objpos"] = [55.0, 40.0]
+    with gzip.open(ann, "wt") as f:
+        json.dump(recs, f)
+    with pytest.warns(UserWarning, match="is stale, .*mpii_annotations.json.gz"):
+        moved = load_poseset("mpii", "train", **kw)
+    assert moved.origin[0, 0] == pytest.approx(first.origin[0, 0] + 5, abs=1e-4)  # the crop follows objpos
+    scipy.io.savemat(tmp_path / "data" / "mpii" / "detections_our_format.mat", {"x": np.zeros(1)})
+    with pytest.raises(DataFileError, match="detections_our_format.mat: lacks"):  # a new source is read, not ignored
+        load_poseset("mpii", "train", **kw)
+
+
+def test_cli_preview_is_not_served_a_pack_of_another_root(tmp_path):
+    make_lspet(tmp_path / "data")
+    cache = tmp_path / "cache"
+    load_poseset("lspet", "val", data_root=tmp_path / "data", cache_dir=cache, resolution=32)
+    other = tmp_path / "other"
+    (other / "lspet").mkdir(parents=True)
+    (other / "lspet" / "joints.mat").write_bytes(b"MATLAB 5.0 MAT-file" + np.random.default_rng(1).bytes(300))
+    run = subprocess.run([sys.executable, "-m", "lib.data", "preview", "lspet", "--split", "val", "--resolution", "32",
+                          "--data-root", str(other), "--cache-dir", str(cache), "--out", str(tmp_path / "p.png")],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and not (tmp_path / "p.png").exists()
+    assert run.stderr.startswith(f"error: {other / 'lspet' / 'joints.mat'}: ") and run.stderr.count("\n") == 1, run.stderr
 
 
 def test_missing_images_strict_or_dropped(tmp_path):
@@ -151,13 +249,13 @@ def test_missing_images_strict_or_dropped(tmp_path):
     np.testing.assert_allclose(centre, [49, 39 + 15 * 0.3], atol=1e-4)
     assert train.origin[0, 2] * train.resolution == pytest.approx(200 * 0.3 * 1.25 * 1.25)
     with pytest.warns(UserWarning, match="dropped 1 of 1"):
-        with pytest.raises(ValueError, match="no MPII val people"):
+        with pytest.raises(FileNotFoundError, match="no MPII val people"):
             load_poseset("mpii", "val", require_images=False, **kw)
     (tmp_path / "data" / "mpii" / "images" / "b.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(ValueError, match="b.jpg is not a readable image"):
+    with pytest.raises(DataFileError, match="b.jpg: is not a readable image"):
         load_poseset("mpii", "val", **kw)
     Image.fromarray(np.zeros((45, 60, 3), np.uint8)).save(tmp_path / "data" / "mpii" / "images" / "b.jpg")
-    with pytest.raises(ValueError, match="60×45 px but was annotated at 120×90"):
+    with pytest.raises(DataFileError, match="b.jpg: is 60×45 px but was annotated at 120×90"):
         load_poseset("mpii", "val", **kw)
 
 
@@ -185,7 +283,8 @@ def test_cli_preview_and_pack(tmp_path, capsys):
     assert "lspet val: 1000 people" in capsys.readouterr().out
     out = tmp_path / "p.png"
     main(["preview", "lspet", "--split", "val", "--out", str(out), "--n", "4", "--input-size", "64", *common])
-    assert out.is_file() and Image.open(out).size[0] > 100
+    with Image.open(out) as png:
+        assert png.size[0] > 100
 
 
 # ----------------------------------------------------------------------------- real data

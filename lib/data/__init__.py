@@ -3,8 +3,9 @@
 :func:`load_poseset` is the one entry point the studies use. Real datasets are read from the
 data root (``$POSE_DATA``, :func:`lib.data.paths.data_root`), cut into person crops once and
 cached as a JPEG-compressed pack (:mod:`lib.data.pack`); later calls, on this machine or on a
-GPU machine the pack was carried to, read the pack in seconds. Augmentation and targets are
-built on the training device by :mod:`lib.data.augment`.
+GPU machine the pack was carried to, read the pack in seconds. A pack is tied to the annotation
+files it was cut from: when the data root's files differ, it is rebuilt. Augmentation and targets
+are built on the training device by :mod:`lib.data.augment`.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ def load_poseset(
         name: ``"synthetic"`` (generated poses), ``"synthetic-mpii"`` (MPII's poses of the
             split rendered synthetically; needs the MPII annotations), ``"lspet"`` (LSP Extended; ``"val"`` = its last 1,000 images) or
             ``"mpii"`` (the usual 22,246 / 2,958 split).
-        data_root: the datasets' folder; default ``$POSE_DATA``. Not needed when a matching
-            pack is cached (nor for synthetic data with generated poses).
+        data_root: the datasets' folder; default ``$POSE_DATA``. A cached pack is used only if it
+            was built from this root's annotation files (same content and photo folder); with no
+            data root at all (or a root without the dataset's folder), a pack with matching
+            parameters is used as it is. Not needed for synthetic data with generated poses.
         resolution, margin: crop side in pixels and crop side / person-box side; default 128
             and 1.25, or the synthetic config's own.
         cache_dir: where packs live; default ``<repo>/.cache/packs``.
@@ -66,7 +69,8 @@ def load_poseset(
         synthetic: the renderer's configuration for ``"synthetic"`` (train; validation renders
             the same configuration with ``seed + VAL_SEED_OFFSET``); default
             ``SyntheticConfig(num=limit or DEFAULT_SYNTHETIC_NUM[split])``.
-        rebuild: ignore a cached pack and build it again.
+        rebuild: ignore a cached pack and build it again. A cached pack that is unreadable,
+            stale or built with other parameters is rebuilt anyway, with a warning.
         require_images: when False, people whose photo is missing are dropped (with a warning
             giving the count) instead of raising; for partial MPII image folders.
         images_dir: the photos' folder; default ``<root>/mpii/images`` or ``<root>/lspet/images``.
@@ -91,15 +95,23 @@ def load_poseset(
 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     spec = pack.PackSpec(name, split, resolution, margin, limit, require_images or name in SYNTHETIC_POSES, synthetic=synth_meta)
+    root = _available_root(data_root)
+    photos = Path(images_dir) if images_dir is not None else None
+    sources = pack.pack_sources(name, split, root, photos)
+    not_used: list[str] = []  # why cached packs were passed over: warned once the rebuild succeeded
     if not rebuild:
-        full = replace(spec, limit=None)
-        found = pack.read_pack(cache / full.file_name(), full) if limit is not None else None
-        if found is not None:
-            found = found.subset(slice(0, limit))
-            if "images" in found.meta:
-                found.meta["images"] = found.meta["images"][:limit]
-        else:
-            found = pack.read_pack(cache / spec.file_name(), spec)
+        found = None
+        if limit is not None:  # a cached full pack serves any limit
+            full = replace(spec, limit=None)
+            found, why = pack.read_pack(cache / full.file_name(), full, sources)
+            not_used += [why] if why else []
+            if found is not None:
+                found = found.subset(slice(0, limit))
+                if "images" in found.meta:
+                    found.meta["images"] = found.meta["images"][:limit]
+        if found is None:
+            found, why = pack.read_pack(cache / spec.file_name(), spec, sources)
+            not_used += [why] if why else []
         if found is not None:
             if found.meta.get("dropped_missing_images"):
                 warnings.warn(f"{name} {split}: the cached pack lacks {found.meta['dropped_missing_images']} "
@@ -109,21 +121,33 @@ def load_poseset(
     if name in SYNTHETIC_POSES:
         from lib.data.synthetic import render_poseset  # lazy: synthetic imports lib.data itself
 
-        root = resolve_data_root(data_root) if data_root is not None else None
-        ps = render_poseset(synthetic, root)
+        ps = render_poseset(synthetic, resolve_data_root(data_root) if data_root is not None else None)
         if limit is not None:
             ps = ps.subset(slice(0, limit))
     else:
-        root = resolve_data_root(data_root)
+        root = resolve_data_root(data_root)  # the error naming POSE_DATA when there is none
         build = pack.build_mpii if name == "mpii" else pack.build_lspet
-        ps = build(root, spec, Path(images_dir) if images_dir is not None else None)
-    pack.write_pack(ps, cache / spec.file_name(), spec)
+        ps = build(root, spec, photos)
+    # Fingerprints taken before the build: a file edited meanwhile makes the pack stale, not wrongly fresh.
+    if sources is None:
+        raise RuntimeError(f"{name} was built without a {name} folder under the data root; cannot record its sources")
+    pack.write_pack(ps, cache / spec.file_name(), spec, sources)
+    for why in not_used:
+        warnings.warn(f"{why}; built {cache / spec.file_name()} afresh", stacklevel=2)
     # Return what the pack holds (JPEG-decoded crops), so a first run sees the same pixels as
     # every later run that reads the pack.
-    written = pack.read_pack(cache / spec.file_name(), spec)
+    written, why = pack.read_pack(cache / spec.file_name(), spec, sources)
     if written is None:
-        raise RuntimeError(f"the pack just written to {cache / spec.file_name()} cannot be read back")
+        raise RuntimeError(f"the pack just written to {cache / spec.file_name()} cannot be used: {why}")
     return written
+
+
+def _available_root(data_root: str | Path | None) -> Path | None:
+    """The data root if one is given or set and is a folder, else None (no sources to check)."""
+    try:
+        return resolve_data_root(data_root)
+    except FileNotFoundError:
+        return None
 
 
 def synthetic_config_for(split: str, cfg: "SyntheticConfig | None", resolution: int | None,

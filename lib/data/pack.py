@@ -3,9 +3,13 @@
 Cutting crops from full photos (decode a JPEG, resample a box) is the slow part of loading a
 real dataset, so it is done once per (dataset, split, resolution, margin) and the crops are
 saved as one JPEG-compressed :class:`~lib.data.poseset.PoseSet` file, a *pack*, under a cache
-folder (default ``<repo>/.cache/packs``). A pack records the parameters it was built with and is
-used only when they match, so a stale pack is rebuilt, never silently reused. A pack does not
-need the data root to be read: it travels to a GPU machine on its own.
+folder (default ``<repo>/.cache/packs``). A pack records the parameters it was built with
+(:class:`PackSpec`) and the files it was built from (:class:`PackSources`: the annotation files'
+content hashes and the photo folder), and is used only when both match the request, so a stale
+pack is rebuilt (with a warning), never silently reused. A pack does not need the data root to be
+read: where no data root is available at all it is used on its parameters alone, so it travels
+to a GPU machine on its own. A pack that cannot be read is rebuilt with a warning when the data
+is there, else it is a one-line :class:`~lib.errors.DataFileError`.
 
 Crop geometry (PBN Sec. 4.1: "cropped around a target person according to the annotated body
 position and scale"):
@@ -26,20 +30,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import warnings
-from dataclasses import asdict, dataclass
+import zlib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from lib.errors import DataFileError, describe
 from lib.joints import LSP_TO_MPII, NUM_MPII_JOINTS
 from lib.data import lsp, mpii
 from lib.data.poseset import PoseSet
 
 #: Bump when the crop geometry or the stored fields change: older packs are then rebuilt.
-PACK_VERSION = 2  # 2: LSP torso from the left shoulder to the right hip (standard LSP evaluation)
+#: 2: LSP torso from the left shoulder to the right hip (standard LSP evaluation);
+#: 3: the pack's sources (annotation hashes, photo folder) in its meta.
+PACK_VERSION = 3
 
 #: JPEG quality of packed crops: at 128 px the whole LSP Extended pack (train + val) is ~46 MiB,
 #: small enough to carry to a GPU machine (quality 90 would be ~56 MiB, 75 ~37 MiB).
@@ -79,20 +88,122 @@ class PackSpec:
         return json.loads(json.dumps(asdict(self)))
 
 
-def read_pack(path: Path, spec: PackSpec) -> PoseSet | None:
-    """The pack at ``path`` if it exists and was built with ``spec``; else None (rebuild it)."""
+@dataclass(frozen=True)
+class PackSources:
+    """The files a pack's people come from, as they are in a data root.
+
+    ``files`` maps each annotation file (relative to the root, e.g. ``lspet/joints.mat``) to its
+    size and SHA-256, or to None where the root lacks it; ``images`` is the photo folder, relative
+    to the root when inside it. Two sources match when both agree: content identifies the
+    annotations, so the same files under another mount point (a GPU machine) still match, while
+    an edited, replaced or different annotation file, or another photo folder, does not. ``root``
+    (the resolved data root) is provenance only.
+    """
+
+    root: str = ""
+    files: dict = field(default_factory=dict)
+    images: str = ""
+
+    def as_meta(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def difference(self, recorded: dict | None) -> str | None:
+        """How the ``recorded`` sources (a pack's meta) differ from these; None when they match."""
+        if not isinstance(recorded, dict):
+            return "it records no sources (built by older code)"
+        mine = self.as_meta()
+        changes = []
+        for name in sorted(set(mine["files"]) | set(recorded.get("files") or {})):
+            was, now = (recorded.get("files") or {}).get(name), mine["files"].get(name)
+            if was != now:
+                changes.append(f"{name} {_file_state(was)} then, {_file_state(now)} now")
+        if recorded.get("images") != mine["images"]:
+            changes.append(f"photos from {recorded.get('images')!r} then, {mine['images']!r} now")
+        if not changes:
+            return None
+        return f"built from {recorded.get('root') or '?'}, data root now {self.root}: " + "; ".join(changes)
+
+
+def _file_state(entry: dict | None) -> str:
+    if not isinstance(entry, dict):
+        return "absent"
+    return f"{entry.get('size')} bytes sha256 {str(entry.get('sha256'))[:12]}"
+
+
+def file_fingerprint(path: Path) -> dict | None:
+    """``{"size", "sha256"}`` of the file at ``path``, or None if there is none (hashing LSP
+    Extended's joints.mat or MPII's annotations takes milliseconds)."""
     if not path.is_file():
         return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def pack_sources(dataset: str, split: str, root: Path | None, images_dir: Path | None = None) -> PackSources | None:
+    """The sources a pack of ``dataset``/``split`` would be built from under ``root`` now.
+
+    None when they cannot be known: no data root, or a root without the dataset's folder (a GPU
+    machine that carries packs but not the data); a cached pack is then used on its parameters
+    alone. Datasets rendered from generated poses have no source files.
+    """
+    if dataset == "synthetic":
+        return PackSources()
+    folder = "lspet" if dataset == "lspet" else "mpii"
+    if root is None or not (root / folder).is_dir():
+        return None
+    root = root.resolve()
+    if dataset == "lspet":
+        names = [root / "lspet" / "joints.mat"]
+    elif dataset == "synthetic-mpii":
+        names = [root / "mpii" / "mpii_annotations.json.gz"]  # what lib.data.synthetic reads
+    else:
+        try:
+            names = mpii.annotation_files(root / "mpii", split)
+        except FileNotFoundError:
+            names = [root / "mpii" / "mpii_annotations.json.gz"]  # absent: never matches, the build says why
+    images = ""
+    if dataset in ("lspet", "mpii"):
+        photos = (images_dir or root / folder / "images").resolve()
+        images = str(photos.relative_to(root)) if photos.is_relative_to(root) else str(photos)
+    files = {str(path.relative_to(root)): file_fingerprint(path) for path in names}
+    return PackSources(str(root), files, images)
+
+
+def read_pack(path: Path, spec: PackSpec, sources: PackSources | None) -> tuple[PoseSet | None, str | None]:
+    """The pack at ``path`` if it was built with ``spec`` from ``sources``, else why not.
+
+    Returns ``(pack, None)`` when it can be used, ``(None, reason)`` when a pack exists but is
+    unreadable, was built with other parameters or from other sources (the caller rebuilds it and
+    warns with the reason), ``(None, None)`` when there is none. With ``sources`` None (no data
+    root: nothing to rebuild from) a parameter match is enough, and an unreadable pack is a
+    :class:`DataFileError`.
+    """
+    if not path.is_file():
+        return None, None
     try:
         ps = PoseSet.load(path)
-    except ValueError:
-        return None
-    return ps if ps.meta.get("pack") == spec.as_meta() else None
+    except DataFileError as e:
+        if sources is None:
+            raise DataFileError(path, f"cached pack {e.problem}",
+                                "delete it and build it again where the data root is available (set POSE_DATA)") from None
+        return None, f"cached pack {path} {e.problem}"
+    if ps.meta.get("pack") != spec.as_meta():
+        return None, (f"cached pack {path} was built with other parameters or an older version of this code "
+                      f"({ps.meta.get('pack')})")
+    if sources is not None:
+        difference = sources.difference(ps.meta.get("sources"))
+        if difference is not None:
+            return None, f"cached pack {path} is stale, {difference}"
+    return ps, None
 
 
-def write_pack(ps: PoseSet, path: Path, spec: PackSpec) -> None:
-    """Save ``ps`` JPEG-compressed with ``spec`` in its meta, atomically."""
+def write_pack(ps: PoseSet, path: Path, spec: PackSpec, sources: PackSources) -> None:
+    """Save ``ps`` JPEG-compressed with ``spec`` and ``sources`` in its meta, atomically."""
     ps.meta["pack"] = spec.as_meta()
+    ps.meta["sources"] = sources.as_meta()
     ps.save(path, jpeg_quality=spec.jpeg_quality)
 
 
@@ -100,7 +211,8 @@ def write_pack(ps: PoseSet, path: Path, spec: PackSpec) -> None:
 
 
 def read_image(path: Path) -> Image.Image:
-    """An RGB photo; ``FileNotFoundError``/``ValueError`` naming the file when missing or unreadable."""
+    """An RGB photo: ``FileNotFoundError`` when missing, :class:`DataFileError` naming the file
+    when empty, truncated or not an image."""
     if not path.is_file():
         raise FileNotFoundError(
             f"image {path} not found; point images_dir at the full image folder, or pass "
@@ -109,8 +221,10 @@ def read_image(path: Path) -> Image.Image:
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ValueError(f"image {path} is not a readable image ({e}); replace or delete the file") from e
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, zlib.error,
+            Image.DecompressionBombError) as e:  # PIL's decoders fail in all these ways on damaged files
+        raise DataFileError(path, f"is not a readable image, truncated or damaged ({describe(e)})",
+                            "replace it with the original photo, or delete it and pass require_images=False") from None
 
 
 def crop_person(img: Image.Image, center: np.ndarray, side: float, resolution: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -154,10 +268,8 @@ def crop_people(images_dir: Path, names: list[str], centers: np.ndarray, sides: 
         img = read_image(images_dir / name)
         if image_sizes is not None and tuple(image_sizes[rows[0]]) != (img.width, img.height):
             w, h = image_sizes[rows[0]]
-            raise ValueError(
-                f"image {images_dir / name} is {img.width}×{img.height} px but was annotated at "
-                f"{w:g}×{h:g}; use the original photos, not resized copies"
-            )
+            raise DataFileError(images_dir / name, f"is {img.width}×{img.height} px but was annotated at {w:g}×{h:g}",
+                                "use the original photos, not resized copies")
         for i in rows:
             images[i], origin[i] = crop_person(img, centers[i], float(sides[i]), resolution, margin)
     return images, origin
@@ -201,7 +313,8 @@ def build_mpii(root: Path, spec: PackSpec, images_dir: Path | None = None) -> Po
     dropped = len(ann) - len(rows)
     ann = ann.subset(rows[: spec.limit])
     if len(ann) == 0:
-        raise ValueError(f"no MPII {spec.split} people have images in {images_dir}")
+        raise FileNotFoundError(f"no MPII {spec.split} people have images in {images_dir}; point images_dir at "
+                                "the MPII image folder")
     centers = ann.center + np.stack([np.zeros_like(ann.scale), MPII_CENTER_SHIFT * ann.scale], 1)
     sides = MPII_PX_PER_SCALE * MPII_BOX_FACTOR * ann.scale
     images, origin = crop_people(images_dir, ann.images, centers, sides, spec.resolution, spec.margin,
