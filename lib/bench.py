@@ -5,7 +5,10 @@ loss over all stacks, backward, RMSProp) of the paper's 8-stack PBN at 256×256 
 and of the ``book`` profile's 3-stack PBN at 128×128, in plain fp32 eager mode and, on CUDA, on
 the engine's fast path (bf16 autocast, channels-last, optionally ``torch.compile``). It prints
 images/second, multiply-accumulates per image and, on CUDA, a measured bf16 matmul ceiling and
-the fraction of it reached (training ≈ 3 × forward MACs, 2 FLOP per MAC). The ``book`` profile's
+the fraction of it reached (training ≈ 3 × forward MACs, 2 FLOP per MAC). With ``--device cpu``
+it times the ``cpu`` profile's models and the ``book`` model in fp32 eager and on the CPU fast
+path (channels-last, with bf16 autocast where the CPU multiplies bf16 natively:
+``lib.hardware``) side by side and prints the ratio. The ``book`` profile's
 size (``lib.experiments.book_budget``) assumes 10% of the nominal peak until this is run.
 """
 
@@ -16,6 +19,8 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,13 +29,18 @@ from lib.data.augment import PBN_AUGMENT, DeviceData, make_batch
 from lib.data.poseset import PoseSet
 from lib.evaluate import precision
 from lib.experiments import make_experiment
-from lib.hardware import nominal_bf16_peak
+from lib.errors import run_main
+from lib.hardware import device_name, nominal_bf16_peak, resolve_precision
 from lib.models import ModelConfig, build_model
 from lib.runtime import model_macs
 
 #: The models timed: the paper's benchmark network and the book profile's base model.
 MODELS: tuple[tuple[str, str, str], ...] = (("paper: 8-stack PBN 256x256", "pbn/large-mi5", "paper"),
                                              ("book: 3-stack PBN 128x128", "pbn/mi5-d1-w64", "book"))
+#: On a CPU: the ``cpu`` profile's models (linear baseline and PBN) and the ``book`` model.
+CPU_MODELS: tuple[tuple[str, str, str], ...] = (("cpu: 2-stack linear 64x64", "pbn/linear", "cpu"),
+                                                ("cpu: 2-stack PBN 64x64", "pbn/mi5-d1-w64", "cpu"),
+                                                ("book: 3-stack PBN 128x128", "pbn/mi5-d1-w64", "book"))
 
 
 def matmul_ceiling(device: torch.device, n: int = 8192, iters: int = 20) -> float:
@@ -75,12 +85,17 @@ class Throughput:
 
 
 def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: int, iters: int, warmup: int,
-                        fast: bool, compile: bool = False, name: str = "") -> Throughput:
-    """Images/second of full training steps of ``cfg`` (fast: bf16 + channels-last on CUDA)."""
+                        fast: bool, bf16: bool | None = None, compile: bool = False, name: str = "") -> Throughput:
+    """Images/second of full training steps of ``cfg``.
+
+    ``fast``: channels-last, and bf16 autocast unless ``bf16`` says otherwise (default: on CUDA;
+    the command line passes ``lib.hardware.resolve_precision``'s choice, which includes CPUs with
+    native bf16).
+    """
     torch.manual_seed(0)
     model = build_model(cfg).to(device)
     macs = model_macs(cfg)
-    bf16 = fast and device.type == "cuda"
+    bf16 = fast and (device.type == "cuda" if bf16 is None else bf16)
     if fast:
         model.to(memory_format=torch.channels_last)
     fwd = torch.compile(model) if compile else model
@@ -110,51 +125,61 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     rate = iters * batch_size / (time.perf_counter() - t)
-    mode = "fp32 eager" if not fast else ("bf16 channels-last" + (" compiled" if compile else ""))
+    mode = "fp32 eager" if not fast else (("bf16" if bf16 else "fp32") + " channels-last"
+                                          + (" compiled" if compile else ""))
     return Throughput(name, mode, rate, macs, batch_size)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
-    parser.add_argument("--batch", type=int, default=None,
-                        help="images per step (default: the profile's batch size on CUDA, 1 on CPU)")
-    parser.add_argument("--iters", type=int, default=None, help="timed steps (default: 20 on CUDA, 1 on CPU)")
+    parser.add_argument("--batch", type=int, default=None, help="images per step (default: each profile's batch size)")
+    parser.add_argument("--iters", type=int, default=None, help="timed steps (default: 20 on CUDA, 4 on CPU)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--out", default=None, help="also write the JSON to this file")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     cuda = device.type == "cuda"
-    if not cuda:
-        torch.set_num_threads(1)
-    iters, warmup = args.iters or (20 if cuda else 1), 5 if cuda else 1
-    name = torch.cuda.get_device_name(device) if cuda else "CPU (1 thread)"
-    print(f"device: {name}, torch {torch.__version__}")
+    if not cuda and args.threads:
+        torch.set_num_threads(args.threads)
+    iters, warmup = args.iters or (20 if cuda else 4), 5 if cuda else 2
+    prec = resolve_precision("auto", device)
+    name = device_name(device)
+    print(f"device: {name}" + ("" if cuda else f" ({torch.get_num_threads()} threads)")
+          + f", torch {torch.__version__}; fast path: {prec.reason}")
     ceiling = matmul_ceiling(device) if cuda else None
     nominal = nominal_bf16_peak(name) if cuda else None
     if cuda:
         print(f"bf16 matmul ceiling: {ceiling / 1e12:.0f} TFLOP/s measured"
               + (f", {nominal / 1e12:.0f} nominal" if nominal else ""))
-    else:
-        print("CPU: fp32 eager only, tiny timings (the fast path and the ceiling need CUDA)")
-    modes = [(False, False)] + ([(True, False)] + ([(True, True)] if args.compile else []) if cuda else [])
+    modes = [(False, False), (True, False)] + ([(True, True)] if args.compile else [])
     rows = []
-    for label, experiment, profile in MODELS:
+    for label, experiment, profile in (MODELS if cuda else CPU_MODELS):
         exp = make_experiment(experiment, profile)
-        cfg, batch = exp.model, args.batch or (exp.schedule.batch_size if cuda else 1)
+        cfg, batch = exp.model, args.batch or exp.schedule.batch_size
+        base = None
         for fast, comp in modes:
             r = training_throughput(cfg, device, batch_size=batch, iters=iters, warmup=warmup, fast=fast,
-                                    compile=comp, name=label)
+                                    bf16=fast and prec.bf16, compile=comp, name=label)
+            base = base or r.images_per_s
             frac = r.train_flops / ceiling if ceiling else None
-            rows.append({**r.__dict__, "train_tflops": r.train_flops / 1e12, "fraction_of_ceiling": frac,
-                         "fraction_of_nominal": r.train_flops / nominal if nominal else None})
-            print(f"{label:<28} {r.macs / 1e9:6.2f} GMACs/img  {r.mode:<28} {r.images_per_s:9.1f} img/s  "
-                  f"{r.train_flops / 1e12:7.2f} TFLOP/s" + (f"  {100 * frac:5.1f}% of ceiling" if frac else ""))
+            rows.append({**r.__dict__, "train_tflops": r.train_flops / 1e12, "speedup": r.images_per_s / base,
+                         "fraction_of_ceiling": frac, "fraction_of_nominal": r.train_flops / nominal if nominal else None})
+            print(f"{label:<30} {r.macs / 1e9:6.2f} GMACs/img  {r.mode:<30} {r.images_per_s:9.1f} img/s  "
+                  f"{r.train_flops / 1e12:7.3f} TFLOP/s  ×{r.images_per_s / base:4.2f}"
+                  + (f"  {100 * frac:5.1f}% of ceiling" if frac else ""), flush=True)
+    out = {"device": name, "threads": None if cuda else torch.get_num_threads(), "precision": prec.reason,
+           "torch": torch.__version__, "ceiling_flops": ceiling, "nominal_flops": nominal, "rows": rows,
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     if args.json:
-        print(json.dumps({"device": name, "ceiling_flops": ceiling, "nominal_flops": nominal, "rows": rows}))
+        print(json.dumps(out))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

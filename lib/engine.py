@@ -308,6 +308,7 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
             kept = (st.epoch, ev)  # the selected epoch's evaluation, if it is this one
         if show:
             bar.write(_epoch_line(exp, st), file=sys.stdout)
+            sys.stdout.flush()  # a background sweep's log shows each epoch as it ends
         save()
     bar.close()
 

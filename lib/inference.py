@@ -98,10 +98,11 @@ def find_experiment(hash_: str, results_dir: str | Path | None = None) -> Experi
 def load_weights(path: str | Path) -> dict:
     """A ``final.pt`` written by the training engine: ``{"hash", "model", "epoch"}``."""
     path = Path(path)
-    saved = ckpt.load(path)
-    if saved is None:
+    try:
+        saved = ckpt.read(path)  # a damaged file the user named is an error, never moved aside
+    except FileNotFoundError:
         raise FileNotFoundError(f"weights file {path} does not exist; `python -m lib.inference list` lists the runs "
-                                "whose weights are kept")
+                                "whose weights are kept") from None
     if not isinstance(saved, dict) or "model" not in saved or "hash" not in saved:
         raise ValueError(f"{path} is not a run's final weights (it lacks 'model' or 'hash'); give the final.pt "
                          "of a run folder")
