@@ -192,8 +192,11 @@ def run_all(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
     exps = [e for u in units for e in u]
     print(f"{len(exps)} runs in {len(units)} units, in priority order", flush=True)
     progress = SweepProgress(exps, args.parallel)
-    with ThreadPoolExecutor(args.parallel) as pool:
-        outcomes = list(pool.map(lambda u: run_unit(u, args, progress), units))
+    if args.parallel == 1:  # in this thread: a worker thread would start a second OpenMP team that competes
+        outcomes = [run_unit(u, args, progress) for u in units]
+    else:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            outcomes = list(pool.map(lambda u: run_unit(u, args, progress), units))
     return [r for done, _ in outcomes for r in done], [f for _, fs in outcomes for f in fs]
 
 
