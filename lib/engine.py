@@ -391,6 +391,8 @@ def _progress(exp: Experiment, st: ckpt.LoopState, show: bool):
 
 def _epoch_line(exp: Experiment, st: ckpt.LoopState) -> str:
     h = st.history[-1]
+    mean = f"Mean {h['val_Mean']:.1f}, " if exp.select_metric != "Mean" and "val_Mean" in h else ""
     return (f"{exp.name} s{exp.seed} epoch {h['epoch']}/{exp.schedule.epochs}: loss {h['train_loss']:.3g}, "
-            f"val loss {h.get('val_loss', math.nan):.3g}, {exp.select_metric} {h['score']:.1f}, lr {h['lr']:.2g}")
+            f"val loss {h.get('val_loss', math.nan):.3g}, {mean}{exp.select_metric} {h['score']:.1f}, lr {h['lr']:.2g}, "
+            f"{h['train_seconds'] / 60:.1f} min")
 

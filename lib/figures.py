@@ -301,3 +301,25 @@ def verdict_bars(counts: pd.DataFrame) -> Plot:
     ax.spines["left"].set_visible(False)
     fig.tight_layout()
     return Plot(fig)
+
+
+def learning_curves(frame: pd.DataFrame, metric: str = "Mean", label: str = "validation PCK (%)") -> Plot:
+    """Validation ``metric`` against training images and against training minutes (``lib.curves``).
+
+    One line per run (experiment, dataset, seed); the two panels show what a recipe learns per
+    image seen and per minute of this machine, the two views a CPU profile is sized from.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for i, ((exp, dataset, seed), d) in enumerate(frame.groupby(["experiment", "dataset", "seed"], sort=False)):
+        style = dict(color=f"C{i % 10}", marker="o", ms=3, lw=1.2, label=f"{exp} ({dataset}, seed {seed})")
+        axes[0].plot(d["images"] / 1000, d[metric], **style)
+        axes[1].plot(d["minutes"], d[metric], **style)
+    axes[0].set_xlabel("training images (thousands)")
+    axes[1].set_xlabel("training minutes on this machine")
+    axes[0].set_ylabel(label)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    if len(frame):
+        axes[1].legend(frameon=False, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return Plot(fig)

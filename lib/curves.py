@@ -1,0 +1,97 @@
+"""Learning curves, the cost of runs, and the arithmetic of a whole sweep, from records alone.
+
+How the ``cpu`` profile was sized and what it costs: a record's per-epoch history gives
+validation accuracy against training images and against training minutes (the learning curve
+that chose the recipe); its run block gives the minutes, images/second and precision of the
+run; and the measured speed of the finished runs, in training multiply-accumulates per wall
+second, prices the runs of the plan that have not run yet (``lib.runner.estimated_cost``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from lib.experiments import Experiment, get_profile, priority_plan
+from lib.results import Record, find_record
+from lib.runner import estimated_cost
+
+CURVE_COLUMNS = ["experiment", "dataset", "seed", "epoch", "images", "minutes", "lr", "train_loss", "val_loss"]
+
+
+def learning_curves(recs: Iterable[Record], metrics: tuple[str, ...] = ("Mean", "Hard")) -> pd.DataFrame:
+    """One row per epoch of each record: training images and minutes so far, lr, losses, metrics.
+
+    ``minutes`` is the training time only (validation passes excluded), as the engine logs it.
+    """
+    rows = []
+    for r in recs:
+        s = r.data["config"]["schedule"]
+        per_epoch = s["iters_per_epoch"] * s["batch_size"]
+        for h in r.data["history"]:
+            rows.append({"experiment": r.experiment, "dataset": r.data["dataset"], "seed": r.seed,
+                         "epoch": h["epoch"], "images": h["epoch"] * per_epoch,
+                         "minutes": h["train_seconds"] / 60, "lr": h["lr"], "train_loss": h["train_loss"],
+                         "val_loss": h.get("val_loss", np.nan),
+                         **{m: h.get(f"val_{m}", np.nan) for m in metrics}})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS + list(metrics))
+
+
+def run_costs(recs: Iterable[Record]) -> pd.DataFrame:
+    """One row per record: what it cost and where it ran (the reproducibility page's run table)."""
+    rows = []
+    for r in recs:
+        run, prov = r.data["run"], r.data["provenance"]
+        rows.append({"experiment": r.experiment, "dataset": r.data["dataset"], "seed": r.seed,
+                     "epochs": r.data["epochs_run"], "images": run["images"],
+                     "train min": run["train_s"] / 60, "wall min": run["wall_s"] / 60,
+                     "images/s": run["images_per_s"], "precision": run.get("precision"),
+                     "device": prov["device_name"], "threads": prov.get("threads"),
+                     "Mean": r.metrics.get("Mean"), "date": prov["date"][:10]})
+    return pd.DataFrame(rows)
+
+
+def plan_records(profile: str, results_dir: str | Path | None = None) -> list[tuple[Experiment, Record | None]]:
+    """Every run of the profile's plan, in priority order, with its record (None: not run yet)."""
+    return [(e, find_record(e, results_dir)) for e in priority_plan(profile)]
+
+
+def sweep_arithmetic(profile: str, results_dir: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """The CPU time of a profile's whole sweep: measured where runs finished, priced where not.
+
+    Returns a table with one row per plan group (dataset × experiments × seeds, in the plan's
+    order: runs, finished, measured hours, estimated hours left) and a summary: the measured
+    rate (training GMACs per wall second of the finished runs; early stopping makes the
+    estimates for KPTransfer an upper bound), hours done, hours left, the total. With no
+    finished run the rate is unknown and the hours left are NaN.
+    """
+    macs: dict = {}
+    rows = []
+    for e, rec in plan_records(profile, results_dir):
+        cost = estimated_cost(e, macs)
+        done = rec is not None
+        rows.append({"dataset": e.data.dataset, "kind": e.name.split("/")[0], "experiment": e.name, "seed": e.seed,
+                     "done": done, "cost": cost,
+                     "wall_h": rec.data["run"]["wall_s"] / 3600 if done else np.nan,
+                     "done_cost": (rec.data["run"]["images"] / _planned_images(e)) * cost if done else 0.0})
+    df = pd.DataFrame(rows)
+    finished = df[df["done"]]
+    rate = finished["done_cost"].sum() / (finished["wall_h"].sum() * 3600) if len(finished) else np.nan
+    df["hours"] = np.where(df["done"], df["wall_h"], df["cost"] / rate / 3600 if rate == rate else np.nan)
+    group = df.groupby(["dataset", "kind"], sort=False).agg(
+        runs=("experiment", "size"), finished=("done", "sum"),
+        measured_h=("wall_h", "sum"), left_h=("hours", lambda h: h[~df.loc[h.index, "done"]].sum(min_count=1)))
+    summary = {"profile": get_profile(profile).name, "runs": len(df), "finished": int(df["done"].sum()),
+               "gmacs_per_s": rate / 1e9 if rate == rate else np.nan,
+               "hours_done": float(finished["wall_h"].sum()),
+               "hours_left": float(df.loc[~df["done"], "hours"].sum()) if rate == rate else np.nan}
+    summary["hours_total"] = summary["hours_done"] + summary["hours_left"]
+    return group.reset_index(), summary
+
+
+def _planned_images(e: Experiment) -> int:
+    s = e.schedule
+    return s.epochs * s.iters_per_epoch * s.batch_size

@@ -1,0 +1,56 @@
+"""Learning curves, run costs and sweep arithmetic from records (lib.curves)."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from lib import curves, figures
+from lib.engine import RunOptions
+from lib.experiments import make_experiment, priority_plan
+from lib.results import load_record, record_path, write_record
+from lib.runner import estimated_cost, run_experiment
+
+
+@pytest.fixture(scope="module")
+def tiny_record(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("curves")
+    torch.set_num_threads(1)
+    exp = make_experiment("pbn/linear", "tiny")
+    opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(tmp / "runs"), progress=False)
+    return run_experiment(exp, opts, results_dir=tmp / "results")
+
+
+def test_learning_curve_has_one_row_per_epoch_with_images_and_minutes(tiny_record):
+    df = curves.learning_curves([tiny_record])
+    s = tiny_record.data["config"]["schedule"]
+    assert list(df["epoch"]) == list(range(1, s["epochs"] + 1))
+    assert list(df["images"]) == [e * s["iters_per_epoch"] * s["batch_size"] for e in df["epoch"]]
+    assert (np.diff(df["minutes"]) > 0).all() and df["minutes"].iloc[-1] * 60 <= tiny_record.data["run"]["wall_s"]
+    assert df["Mean"].iloc[-1] == pytest.approx(tiny_record.history["val_Mean"].iloc[-1])
+    costs = curves.run_costs([tiny_record])
+    assert costs.loc[0, "images"] == tiny_record.data["run"]["images"] and costs.loc[0, "precision"] == "fp32"
+    assert figures.learning_curves(df)._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_sweep_arithmetic_prices_the_plan_at_the_measured_speed(tiny_record, tmp_path):
+    plan = priority_plan("cpu")
+    empty, summary = curves.sweep_arithmetic("cpu", tmp_path)
+    assert summary["runs"] == len(plan) and summary["finished"] == 0 and np.isnan(summary["hours_left"])
+    # One finished run of the plan's first experiment that took exactly one hour for its full schedule.
+    first = plan[0]
+    data = copy.deepcopy(tiny_record.data)
+    s = first.schedule
+    data["run"].update(wall_s=3600.0, images=s.epochs * s.iters_per_epoch * s.batch_size)
+    write_record(record_path(first, tmp_path), data, tiny_record.arrays())
+    assert load_record(record_path(first, tmp_path)).data["run"]["wall_s"] == 3600.0
+    groups, summary = curves.sweep_arithmetic("cpu", tmp_path)
+    macs: dict = {}
+    per_hour = estimated_cost(first, macs)
+    expected_left = sum(estimated_cost(e, macs) for e in plan[1:]) / per_hour
+    assert summary["finished"] == 1 and summary["hours_done"] == pytest.approx(1.0)
+    assert summary["hours_left"] == pytest.approx(expected_left)
+    assert summary["hours_total"] == pytest.approx(1.0 + expected_left)
+    assert groups["runs"].sum() == len(plan) and groups["finished"].sum() == 1
+    assert groups["left_h"].sum() == pytest.approx(expected_left)
