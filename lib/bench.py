@@ -96,7 +96,8 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     model = build_model(cfg).to(device)
     macs = model_macs(cfg)
     bf16 = fast and (device.type == "cuda" if bf16 is None else bf16)
-    if fast:
+    channels_last = fast and (device.type == "cuda" or bf16)  # as the engine: on a CPU only with bf16
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     fwd = torch.compile(model) if compile else model
     opt = torch.optim.RMSprop(model.parameters(), lr=2.5e-4, **({"foreach": True} if device.type == "cuda" else {}))
@@ -107,7 +108,7 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     def step(i: int) -> None:
         index = torch.arange(i * batch_size, (i + 1) * batch_size, device=device) % len(data)
         batch = make_batch(data, index, PBN_AUGMENT, cfg.input_size, gen)
-        x = batch.inputs.contiguous(memory_format=torch.channels_last) if fast else batch.inputs
+        x = batch.inputs.contiguous(memory_format=torch.channels_last) if channels_last else batch.inputs
         with precision(device, bf16):
             outs = fwd(x)
         loss = sum(((o.float() - batch.targets).square() * batch.weights[:, :, None, None]).mean() for o in outs)
@@ -125,7 +126,7 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     rate = iters * batch_size / (time.perf_counter() - t)
-    mode = "fp32 eager" if not fast else (("bf16" if bf16 else "fp32") + " channels-last"
+    mode = "fp32 eager" if not fast else (("bf16 channels-last" if channels_last else "fp32 (no native bf16)")
                                           + (" compiled" if compile else ""))
     return Throughput(name, mode, rate, macs, batch_size)
 
