@@ -1,7 +1,10 @@
 """Build the book: execute every chapter notebook with papermill, then render with Jupyter Book.
 
 Usage: ``python book/build.py [-p NAME VALUE ...] [--only NOTEBOOK]``. Parameters given with ``-p``
-are passed to every notebook that declares them (e.g. ``-p profile book``). Notebooks are
+are passed to every notebook that declares them (e.g. ``-p profile book``). Without ``-p profile``,
+a chapter that reads training records shows the ``cpu`` profile's records when ``results/cpu/``
+holds any of its experiments (:func:`default_profile`), else the notebook's own default
+(``smoke``, the profile the notebooks' regression tests run). Notebooks are
 executed from ``notebooks/`` into ``book/chapters/`` (git-ignored); a notebook that fails stops
 the build with papermill's error, so a broken chapter never renders as if it were fine.
 """
@@ -34,11 +37,26 @@ def chapter_notebooks() -> list[Path]:
     return out
 
 
+#: The experiments a chapter reads, by name prefix (None: any). Chapters not listed read no records.
+CHAPTER_EXPERIMENTS: dict[str, str | None] = {"00_intro": None, "03_pbn": "pbn-", "04_kptransfer": "kpt-"}
+
+
+def default_profile(notebook: Path, results: Path = ROOT / "results") -> str | None:
+    """``"cpu"`` when ``results/cpu/`` holds a record of the chapter's experiments, else None."""
+    if notebook.stem not in CHAPTER_EXPERIMENTS:
+        return None
+    prefix = CHAPTER_EXPERIMENTS[notebook.stem] or ""
+    found = any(p.name.startswith(prefix) for p in (results / "cpu").glob("*/*.json"))
+    return "cpu" if found else None
+
+
 def execute(notebook: Path, parameters: dict[str, str]) -> None:
     dest = ROOT / "book" / "chapters" / notebook.name
     dest.parent.mkdir(parents=True, exist_ok=True)
     declared = papermill.inspect_notebook(str(notebook))
     params = {k: yaml.safe_load(v) for k, v in parameters.items() if k in declared}
+    if "profile" in declared and "profile" not in params and default_profile(notebook):
+        params["profile"] = default_profile(notebook)
     start = time.time()
     print(f"executing {notebook.relative_to(ROOT)} {params or ''}", flush=True)
     papermill.execute_notebook(
