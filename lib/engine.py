@@ -332,7 +332,7 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
                        device=device, precision=prec, world_size=rank.world_size, run_dir=run_dir)
 
 
-def _end_epoch(st: LoopState, exp: Experiment, model, opt, sched, score: float, train_loss: float,
+def _end_epoch(st: ckpt.LoopState, exp: Experiment, model, opt, sched, score: float, train_loss: float,
                ev: Evaluation | None) -> None:
     """Log the epoch, track the best score, step the schedule, decide whether to stop."""
     s = exp.schedule

@@ -4,22 +4,16 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 
 from lib import curves, figures
-from lib.engine import RunOptions
-from lib.experiments import make_experiment, priority_plan
+from lib.experiments import priority_plan
 from lib.results import load_record, record_path, write_record
-from lib.runner import estimated_cost, run_experiment
+from lib.runner import estimated_cost
 
 
 @pytest.fixture(scope="module")
-def tiny_record(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("curves")
-    torch.set_num_threads(1)
-    exp = make_experiment("pbn/linear", "tiny")
-    opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(tmp / "runs"), progress=False)
-    return run_experiment(exp, opts, results_dir=tmp / "results")
+def tiny_record(tiny_runs):
+    return tiny_runs.record("pbn/linear")
 
 
 def test_learning_curve_has_one_row_per_epoch_with_images_and_minutes(tiny_record):

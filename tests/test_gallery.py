@@ -2,24 +2,15 @@
 
 import numpy as np
 import pytest
-import torch
 
 from lib import gallery as G
-from lib.engine import RunOptions
 from lib.experiments import make_experiment
-from lib.runner import run_experiment
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
+def records(tiny_runs):
     """Two finished ``tiny`` runs on the same validation people, and where their packs are."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("tiny")
-    opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(root / "runs"), progress=False,
-                      cache_dir=str(root / "packs"))
-    recs = [run_experiment(make_experiment(n, "tiny"), opts, results_dir=root / "results")
-            for n in ("pbn/mi5-d1-w64", "pbn/linear")]
-    return recs, root / "packs"
+    return [tiny_runs.record(n) for n in ("pbn/mi5-d1-w64", "pbn/linear")], tiny_runs.dirs["packs"]
 
 
 def test_records_are_rescored_on_rebuilt_validation_people(records):

@@ -23,16 +23,6 @@ from lib.joints import LSP_TO_MPII, MPII_FLIP_PAIRS
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread while this module's tests run (small tensors: threads only add overhead),
-    restored afterwards so no other test file's thread count depends on collection or order."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _one(x: float, y: float, size: int = 16, sigma: float = 1.0) -> torch.Tensor:
     return gaussian_targets(torch.tensor([[[x, y]]]), torch.ones(1, 1), size, sigma)[0, 0]
 

@@ -9,28 +9,16 @@ import torch
 
 from lib import inference as I
 from lib.data.augment import DeviceData, eval_inputs, heatmap_to_crop
-from lib.engine import RunOptions
 from lib.experiments import make_experiment
 from lib.heatmaps import PYRAMID_SCALES, decode, flip_pairs_for, multiscale_test
-from lib.runner import run_experiment
 
 NAME = "pbn/mi5-d1-w64"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tiny_runs):
     """A finished ``tiny`` run (fp32, so its record does not depend on the CPU's bf16 support)."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("tiny")
-    opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(root / "runs"), progress=False,
-                      cache_dir=str(root / "packs"))
-    exp = make_experiment(NAME, "tiny")
-    record = run_experiment(exp, opts, results_dir=root / "results")
+    root, exp, record = tiny_runs.root, tiny_runs.experiment(NAME), tiny_runs.record(NAME)
     return {"root": root, "exp": exp, "record": record, "dirs": ["--checkpoint-dir", str(root / "runs"), "--results",
                                                                   str(root / "results"), "--cache-dir", str(root / "packs")]}
 
@@ -106,7 +94,10 @@ def test_a_weights_file_alone_names_its_experiment(run):
 def test_list_shows_every_run_with_its_seed_score_and_weights(run, capsys):
     assert I.main(["list", "--json", "--results", str(run["root"] / "results"),
                    "--checkpoint-dir", str(run["root"] / "runs")]) == 0
-    (entry,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (entry,) = [e for e in entries if e["experiment"] == NAME]  # the session's other tiny runs are listed too
+    assert {e["experiment"] for e in entries} == {r.stem.rsplit("-s", 1)[0].replace("-", "/", 1)
+                                                  for r in (run["root"] / "results").rglob("*.json")}
     assert (entry["experiment"], entry["profile"], entry["dataset"], entry["seed"]) == (NAME, "tiny", "synthetic", 0)
     assert entry["weights_exist"] and Path(entry["weights"]) == I.weights_path(run["exp"], run["root"] / "runs")
     assert entry["Mean"] == pytest.approx(run["record"].metrics["Mean"])

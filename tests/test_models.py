@@ -23,15 +23,6 @@ from lib.models import (
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread while this module's tests run (small tensors: threads only add overhead),
-    restored afterwards so no other test file's thread count depends on collection or order."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 # Narrow trunks keep forward passes fast; architecture is otherwise the paper's.
 SMALL = ModelConfig(num_joints=16, stacks=2, channels=32, head="linear", width=16, input_size=64)
 

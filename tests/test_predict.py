@@ -4,25 +4,18 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from lib import inference as I
 from lib import predict as P
-from lib.engine import RunOptions
-from lib.experiments import make_experiment
-from lib.runner import run_experiment
 
 NAME = "pbn/mi5-d1-w64"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("tiny")
-    exp = make_experiment(NAME, "tiny")
-    run_experiment(exp, RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(root / "runs"), progress=False,
-                                   cache_dir=str(root / "packs")), results_dir=root / "results")
+def run(tiny_runs):
+    root, exp = tiny_runs.root, tiny_runs.experiment(NAME)
+    tiny_runs.record(NAME)
     exp, model, _ = I.load_model(exp, checkpoint_dir=root / "runs")
     ps = I.load_split(exp, cache_dir=root / "packs")
     return {"root": root, "exp": exp, "model": model, "ps": ps}

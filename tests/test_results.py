@@ -23,11 +23,6 @@ from lib.train import RunOptions
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def opts(tmp_path: Path) -> RunOptions:
     # fp32 pinned: "auto" picks bf16 on CPUs with native bf16, and these tests compare runs bit for bit
     return RunOptions(device="cpu", checkpoint_dir=str(tmp_path / "runs"), progress=False, precision="fp32")

@@ -30,11 +30,6 @@ from lib.hardware import cpu_native_bf16, resolve_precision
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def opts(tmp_path: Path, **kw) -> RunOptions:
     return RunOptions(device="cpu", checkpoint_dir=str(tmp_path / "runs"), progress=False, **kw)
 
