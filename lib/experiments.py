@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import MISSING, dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from typing import Any
 
 from lib import joints as J
@@ -205,6 +205,12 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(name="cpu", dataset="lspet", device="cpu", input_size=64, resolution=80, channels=128,
                    pbn_stacks=2, pbn_large_stacks=4, kpt_stacks=1, step=_CPU_STEP, plateau=_CPU_PLATEAU,
                    seeds=(0, 1, 2), train_limit=9000, val_limit=1000, width_scale=128 / 256),
+    # A probe that sized the cpu profile: the same network at 128×128 input (4× the MACs per image),
+    # for about the same minutes (a quarter of the images); chapter "Training on a CPU" compares them.
+    "cpu-128": Profile(name="cpu-128", dataset="lspet", device="cpu", input_size=128, resolution=160, channels=128,
+                       pbn_stacks=2, pbn_large_stacks=4, kpt_stacks=1,
+                       step=replace(_CPU_STEP, epochs=7, milestones=(5, 6)), plateau=_CPU_PLATEAU,
+                       seeds=(0,), train_limit=9000, val_limit=1000, width_scale=128 / 256),
     "book": Profile(name="book", dataset="lspet", device="cuda", input_size=128, resolution=128, channels=256,
                     pbn_stacks=3, pbn_large_stacks=8, kpt_stacks=2,
                     step=Schedule(kind="step", epochs=16, iters_per_epoch=400, milestones=(11, 14)),

@@ -139,3 +139,23 @@ def test_model_macs_is_count_macs():
 def test_book_budget_fits_three_sessions():
     b = book_budget()
     assert b["sessions_for_3_seeds"] < 3
+
+
+def test_cpu_plan_runs_the_issues_priorities_first_and_fits_the_cpu_budget():
+    from lib.experiments import CPU_PLAN, priority_plan
+    from lib.runtime import CPU_LIMIT_S, estimated_cpu_seconds, model_macs
+
+    plan = priority_plan("cpu")
+    head = [(e.name, e.data.dataset, e.seed) for e in plan[:8]]
+    assert head[:4] == [(n, "lspet", 0) for n in ("pbn/linear", "pbn/deep", "pbn/mi5-d1-w64", "pbn/body-d1-w64")]
+    assert head[4:] == [(n, "lspet", 1) for n in ("pbn/linear", "pbn/deep", "pbn/mi5-d1-w64", "pbn/body-d1-w64")]
+    assert len(plan) == sum(len(names) * len(seeds) for _, names, seeds in CPU_PLAN)
+    first_kpt = next(i for i, e in enumerate(plan) if e.name.startswith("kpt/"))
+    assert plan[first_kpt].name == "kpt/c-source" and {e.data.dataset for e in plan[:first_kpt]} == {"lspet", "synthetic-mpii"}
+    for e in plan:  # every run of the plan passes the engine's CPU budget on the fast path (bf16)
+        assert e.model.stacks >= 2 or e.name.endswith("-source")
+        assert estimated_cpu_seconds(e, model_macs(e.model), threads=2, bf16=True) <= CPU_LIMIT_S, e.name
+    only = priority_plan("cpu", ("pbn/deep",), (2,))
+    assert [(e.name, e.data.dataset, e.seed) for e in only] == [("pbn/deep", "lspet", 2), ("pbn/deep", "synthetic-mpii", 2)]
+    with pytest.raises(ValueError, match="unknown experiments"):
+        priority_plan("cpu", ("pbn/nonsense",))
