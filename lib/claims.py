@@ -65,24 +65,35 @@ METRICS = ("pck", "train_loss", "convergence")
 VERDICTS = ("confirmed", "not confirmed", "inconclusive", "no record", "not measurable", "no data", "not tested")
 
 
+#: Which annotated joints a selection keeps: all, visible or invisible ones (the records' ``visible``
+#: flags), or those hidden by the person's own body / by something else (the records' ``occlusion``
+#: codes 1 and 2, PBN Fig. 7's two cases; only datasets rendered with occlusion labels have them).
+VISIBILITIES = ("all", "visible", "invisible", "self_occluded", "other_occluded")
+#: ``occlusion`` code of each occlusion visibility (``lib.data.poseset.PoseSet.occlusion``).
+OCCLUSION_CODES = {"self_occluded": 1, "other_occluded": 2}
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which joints a comparison scores: MPII ids (``None``: every evaluated joint but pelvis and
-    thorax, the papers' "Mean"/"Average"), and which of them (``all``, ``visible``, ``invisible``)."""
+    thorax, the papers' "Mean"/"Average"), and which of them (:data:`VISIBILITIES`)."""
 
     label: str
     joints: tuple[int, ...] | None = None
     visibility: str = "all"
 
     def __post_init__(self) -> None:
-        if self.visibility not in ("all", "visible", "invisible"):
-            raise ValueError(f"visibility must be all, visible or invisible, got {self.visibility!r}")
+        if self.visibility not in VISIBILITIES:
+            raise ValueError(f"visibility must be one of {VISIBILITIES}, got {self.visibility!r}")
 
 
 MEAN = Selection("Mean")
 HARD = Selection("ten hard joints", J.HARD_JOINTS)
 HARD_VISIBLE = Selection("ten hard joints, visible", J.HARD_JOINTS, "visible")
 HARD_INVISIBLE = Selection("ten hard joints, invisible", J.HARD_JOINTS, "invisible")
+HARD_SELF = Selection("ten hard joints, self-occluded", J.HARD_JOINTS, "self_occluded")
+HARD_OTHER = Selection("ten hard joints, other-occluded", J.HARD_JOINTS, "other_occluded")
+MEAN_INVISIBLE = Selection("all joints, invisible", None, "invisible")
 UPPER = Selection("upper body", J.UPPER_BODY)
 LOWER_NO_ANKLES = Selection("lower body without ankles", tuple(j for j in J.LOWER_BODY if j not in J.ANKLES))
 
@@ -130,6 +141,10 @@ class Claim:
         kind: ``records`` (trained runs), ``groups`` / ``params`` (:func:`structural_verdicts`)
             or ``untested`` (reason in ``note``).
         note: why it is untested, or a caveat of our test.
+        data: ``main`` (the records of the source's dataset) or ``occlusion`` (those of its
+            :attr:`RecordSource.occlusion_dataset`, one rendered with visibility and occlusion
+            labels: claims about occluded joints cannot be answered on LSP Extended, which
+            annotates visible joints only).
     """
 
     id: str
@@ -143,8 +158,11 @@ class Claim:
     margin: float = 0.0
     kind: str = "records"
     note: str = ""
+    data: str = "main"
 
     def __post_init__(self) -> None:
+        if self.data not in ("main", "occlusion"):
+            raise ValueError(f"claim {self.id}: data must be 'main' or 'occlusion', got {self.data!r}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.direction in ("A ≈ B", "A ≤ B", "A ≥ B") and self.kind == "records" and self.margin <= 0:
@@ -203,16 +221,16 @@ CLAIMS: tuple[Claim, ...] = (
           "pbn", (Comparison(_PBN_BASE, "pbn/deep", HARD),), "A > B"),
     Claim("pbn-occluded", "PBN", "Abstract, Sec. 5",
           "Learning specific features improves the localisation of occluded (invisible) joints: "
-          "PBN vs deep baseline on invisible hard joints, three stacks.",
+          "PBN vs deep baseline on every invisible joint, at the ablations' size.",
           "\"learning specific features for related body parts significantly improves the localization of occluded parts\"",
-          "pbn", (Comparison(_PBN_BASE, "pbn/deep", HARD_INVISIBLE),), "A > B"),
+          "pbn", (Comparison(_PBN_BASE, "pbn/deep", MEAN_INVISIBLE),), "A > B", data="occlusion"),
     Claim("pbn-params", "PBN", "Sec. 4.3, Table 6",
           "The eight-stack PBN has fewer parameters than its deep baseline: 26.69M vs 27.22M.",
           "26.69M vs 27.22M", "pbn", kind="params", direction="A < B"),
     Claim("pbn-table6-invisible", "PBN", "Sec. 4.3, Table 6",
           "Eight stacks: the PBN beats the deep baseline on invisible hard joints.",
           "71.59 vs 70.29 (+1.30)", "pbn",
-          (Comparison("pbn/large-mi5", "pbn/large-deep", HARD_INVISIBLE),), "A > B"),
+          (Comparison("pbn/large-mi5", "pbn/large-deep", HARD_INVISIBLE),), "A > B", data="occlusion"),
     Claim("pbn-table6-visible", "PBN", "Sec. 4.3, Table 6",
           "Eight stacks: the PBN retains the deep baseline's accuracy on visible hard joints.",
           "93.31 vs 93.22 (+0.09)", "pbn",
@@ -224,7 +242,14 @@ CLAIMS: tuple[Claim, ...] = (
           "Eight stacks: the PBN beats the deep baseline on invisible wrists, hips and ankles.",
           "+2.02 (wrists), +1.85 (hips), +1.91 (ankles)", "pbn",
           tuple(Comparison("pbn/large-mi5", "pbn/large-deep", column(c, "invisible"), label=c)
-                for c in ("Wri.", "Hip", "Ank.")), "A > B"),
+                for c in ("Wri.", "Hip", "Ank.")), "A > B", data="occlusion"),
+    Claim("pbn-fig7", "PBN", "Sec. 4.4, Fig. 7",
+          "The PBN handles both self-occlusion and other-occlusion: it beats the deep baseline on hard joints "
+          "hidden by the person's own body and on those hidden by something else.",
+          "Fig. 7: examples only (self-occlusion top row, other-occlusion bottom row); no numbers", "pbn",
+          (Comparison(_PBN_BASE, "pbn/deep", HARD_SELF, label="self-occluded"),
+           Comparison(_PBN_BASE, "pbn/deep", HARD_OTHER, label="other-occluded")), "A > B", data="occlusion",
+          note="needs occlusion labels: measured on a dataset rendered with them (synthetic-mpii)"),
     Claim("pbn-stat-vs-body", "PBN", "Sec. 4.3, Fig. 5(d)",
           "Mutual-information groups (Stat) beat the body-structure groups (Body) for every width W.",
           "\"the proposed data-driven approach always outperforms the handcrafted one regardless of the width\"",
@@ -319,6 +344,41 @@ CLAIMS: tuple[Claim, ...] = (
 
 CLAIMS_BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
 
+#: PBN Tables 6-7 compare the eight-stack pair; where a profile's plan trains no large pair
+#: (the ``cpu`` plan, ``lib.experiments.CPU_PLAN``), they are answered by the pair of Fig. 5(c).
+LARGE_PAIR_CLAIMS = ("pbn-table6-invisible", "pbn-table6-visible", "pbn-table6-overall", "pbn-table7")
+_SMALL_FOR_LARGE = {"pbn/large-mi5": _PBN_BASE, "pbn/large-deep": "pbn/deep"}
+
+
+def trains_large_pair(profile: str) -> bool:
+    """Whether ``profile``'s plan (:func:`lib.experiments.priority_plan`) trains ``pbn/large-mi5`` and ``pbn/large-deep``."""
+    from lib.experiments import priority_plan
+
+    names = {e.name for e in priority_plan(profile, experiments=tuple(_SMALL_FOR_LARGE))}
+    return set(_SMALL_FOR_LARGE) <= names
+
+
+def profile_claims(profile: str | None = None, claims: Sequence[Claim] = CLAIMS) -> tuple[Claim, ...]:
+    """``claims`` as ``profile`` answers them.
+
+    Where the profile's plan trains no large pair, the Table 6-7 claims (:data:`LARGE_PAIR_CLAIMS`)
+    compare the ablation pair (``pbn/mi5-d1-w64`` vs ``pbn/deep``, the profile's ``pbn_stacks``)
+    instead of leaving them without a record; the statement says so, and the claim table's scale
+    columns give both sizes. The rule depends on the profile only, never on which records exist.
+    """
+    if profile is None or trains_large_pair(profile):
+        return tuple(claims)
+    stacks = get_profile(profile).pbn_stacks
+    out = []
+    for c in claims:
+        if c.id in LARGE_PAIR_CLAIMS:
+            comps = tuple(replace(x, a=_SMALL_FOR_LARGE.get(x.a, x.a), b=_SMALL_FOR_LARGE.get(x.b, x.b))
+                          for x in c.comparisons)
+            c = replace(c, comparisons=comps, statement=c.statement.replace("Eight stacks:", f"{stacks} stacks "
+                        f"(the paper: eight; profile {profile} trains no large pair):"))
+        out.append(c)
+    return tuple(out)
+
 #: The papers' own tables, for printing beside ours (PCKh@0.5 in percent; parameters as counts).
 PAPER_TABLES: dict[str, pd.DataFrame] = {
     "PBN Table 6": pd.DataFrame(
@@ -373,6 +433,10 @@ KPT_PAPER_TABLE = {"a": "KPTransfer Table 2", "b": "KPTransfer Table 3", "c": "K
 # Records
 
 
+#: Datasets rendered with visibility and occlusion labels (``lib.data.synthetic``), preferred first.
+OCCLUSION_DATASETS = ("synthetic-mpii", "synthetic")
+
+
 @dataclass
 class RecordSource:
     """The records one chapter reads: a profile, a dataset, seeds, and what to do about missing runs.
@@ -385,6 +449,9 @@ class RecordSource:
         use_cache: read existing records; False retrains every run it needs (``force``).
         train_missing: train runs without a record (``lib.runner.run_experiment``); False reports them missing.
         device, data_root: passed to the training engine when it trains.
+        occlusion_dataset: the dataset whose records answer the claims about occluded joints
+            (:attr:`Claim.data` ``occlusion``); None = the source's dataset if it is rendered with
+            occlusion labels (:data:`OCCLUSION_DATASETS`), else ``synthetic-mpii``.
     """
 
     profile: str = "smoke"
@@ -395,8 +462,10 @@ class RecordSource:
     train_missing: bool = False
     device: str = "cpu"
     data_root: str | None = None
+    occlusion_dataset: str | None = None
     _records: dict = field(default_factory=dict, repr=False)
     _trained: set = field(default_factory=set, repr=False)
+    _siblings: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         p = get_profile(self.profile)
@@ -404,6 +473,27 @@ class RecordSource:
         self.seeds = tuple(int(s) for s in (self.seeds if self.seeds is not None else p.seeds))
         if not self.seeds:
             raise ValueError("seeds is empty; give at least one seed or None for the profile's")
+        if self.occlusion_dataset is None:
+            self.occlusion_dataset = self.dataset if self.dataset in OCCLUSION_DATASETS else OCCLUSION_DATASETS[0]
+
+    def on(self, dataset: str | None) -> "RecordSource":
+        """The same profile, seeds and options on ``dataset`` (itself for its own dataset or None)."""
+        if dataset is None or dataset == self.dataset:
+            return self
+        if dataset not in self._siblings:
+            self._siblings[dataset] = RecordSource(self.profile, dataset, self.seeds, self.results_dir, self.use_cache,
+                                                   self.train_missing, self.device, self.data_root,
+                                                   self.occlusion_dataset)
+        return self._siblings[dataset]
+
+    @property
+    def occlusion(self) -> "RecordSource":
+        """The source of the claims about occluded joints (:attr:`occlusion_dataset`)."""
+        return self.on(self.occlusion_dataset)
+
+    def for_claim(self, claim: Claim) -> "RecordSource":
+        """Where ``claim``'s records are read: this source, or :attr:`occlusion` for ``data="occlusion"``."""
+        return self.occlusion if claim.data == "occlusion" else self
 
     @property
     def is_smoke(self) -> bool:
@@ -437,7 +527,7 @@ class RecordSource:
         return [f"{n} s{s}" for n in dict.fromkeys(names) for s in self.seeds if self.record(n, s) is None]
 
     def loaded(self) -> list[Record]:
-        """Every record read so far."""
+        """Every record read so far (of this dataset; :meth:`on` sources keep their own)."""
         return [r for r in self._records.values() if r is not None]
 
     def label(self) -> str:
@@ -455,7 +545,12 @@ def selected_hits(rec: Record, joints: Sequence[int], visibility: str = "all") -
         raise ValueError(f"{rec.experiment} does not predict {missing}")
     cols = [ids.index(j) for j in joints]
     hits, evaluated = a["hits"][:, cols].astype(bool), a["evaluated"][:, cols].astype(bool)
-    if visibility != "all":
+    if visibility in OCCLUSION_CODES:
+        if "occlusion" not in a:
+            raise ValueError(f"{rec.path.name} stores no occlusion labels (a {rec.data['dataset']} record written "
+                             "before records kept them, or a dataset without them; rerun it with --force)")
+        evaluated = evaluated & (a["occlusion"][:, cols] == OCCLUSION_CODES[visibility])
+    elif visibility != "all":
         vis = a["visible"][:, cols].astype(bool)
         evaluated = evaluated & (vis if visibility == "visible" else ~vis)
     return hits, evaluated
@@ -625,28 +720,66 @@ def format_interval(diff: Interval, metric: str = "pck") -> str:
     return f"{_fmt(diff.estimate, metric)} [{_fmt(diff.low, metric)}, {_fmt(diff.high, metric)}]"
 
 
-def comparison_rows(source: RecordSource, claims: Sequence[Claim] = CLAIMS, *, n_boot: int = N_BOOT) -> pd.DataFrame:
+def scale_text(exp: Experiment) -> str:
+    """What one run measured at: dataset, input size, stacks, channels, training people and images seen.
+
+    ``≤`` before the images of a plateau schedule with early stopping (KPTransfer): a run may stop sooner.
+    """
+    m, d, s = exp.model, exp.data, exp.schedule
+    images = s.epochs * s.iters_per_epoch * s.batch_size
+    upto = "≤ " if s.kind == "plateau" and s.early_stop else ""
+    people = f"{d.train_limit:,}" if d.train_limit else "all"
+    return (f"{d.dataset}, {m.input_size}×{m.input_size}, {m.stacks} stacks, C = {m.channels}; "
+            f"{upto}{images:,} training images ({people} people)")
+
+
+def claim_scales(claim: Claim, source: RecordSource | None) -> tuple[str, str]:
+    """``(ours, paper's)`` scale of ``claim``: the first comparison's A under the source's profile and
+    dataset, and under the ``paper`` profile on MPII (the original claim's pair, e.g. eight stacks for
+    Table 6 even where :func:`profile_claims` measured the ablation pair). Ours says "only this scale":
+    every verdict rests on one profile's records.
+    """
+    if claim.kind == "params":
+        return "8 stacks, 256×256, C = 256 (the paper's size; counted, not trained)", "8 stacks, 256×256, C = 256"
+    if claim.kind == "groups":
+        return "MPII training annotations", "MPII training annotations"
+    if claim.kind != "records" or not claim.comparisons:
+        return "", ""
+    original = CLAIMS_BY_ID.get(claim.id, claim).comparisons[0]
+    paper = scale_text(make_experiment(original.a, "paper", "mpii", 0))
+    if source is None:
+        return "", paper
+    src = source.for_claim(claim)
+    return f"{scale_text(src.experiment(claim.comparisons[0].a, src.seeds[0]))} (only this scale)", paper
+
+
+def comparison_rows(source: RecordSource, claims: Sequence[Claim] | None = None, *,
+                    n_boot: int = N_BOOT) -> pd.DataFrame:
     """One row per comparison of the ``records`` claims: A, B, joints, A − B with its interval, seeds, verdict.
 
-    ``seeds`` names the seeds each side rests on (``0-2 vs 0-1``); ``reason`` the interval and any
-    rule that decided the verdict (too few seeds, the floor, Bonferroni). ``n_boot`` is unused.
+    ``claims``: None = :func:`profile_claims` of the source's profile. Each claim is read from
+    :meth:`RecordSource.for_claim` (:func:`comparison_datasets` says which). ``seeds`` names the seeds each side
+    rests on (``0-2 vs 0-1``); ``reason`` the interval and any rule that decided the verdict (too
+    few seeds, the floor, Bonferroni). ``n_boot`` is unused.
     """
+    claims = profile_claims(source.profile) if claims is None else claims
     rows = []
     for claim in claims:
         if claim.kind != "records":
             continue
         family = len(claim.comparisons)
+        src = source.for_claim(claim)
         for comp in claim.comparisons:
-            missing = source.missing([comp.a, comp.b])
+            missing = src.missing([comp.a, comp.b])
             row = {"claim": claim.id, "comparison": comp.label or f"{comp.a} − {comp.b}", "A": comp.a, "B": comp.b,
                    "joints": comp.selection.label, "metric": comp.metric, "direction": claim.direction,
                    "estimate": math.nan, "low": math.nan, "high": math.nan, "seeds": "", "method": "",
                    "verdict": "", "reason": "", "missing": ", ".join(missing)}
             try:
-                m = measure_comparison(source, comp)
+                m = measure_comparison(src, comp)
             except LookupError:
                 row.update(verdict="no record", reason="no record of " + " and ".join(
-                    n for n in (comp.a, comp.b) if not source.runs(n)))
+                    n for n in (comp.a, comp.b) if not src.runs(n)) + f" on {src.dataset}")
             except ValueError as e:
                 row.update(verdict="not measurable", reason=str(e))
             else:
@@ -677,12 +810,18 @@ def aggregate(verdicts: Sequence[str]) -> str:
     return min(seeds, key=lambda v: int(v.split("(")[1].split()[0])) if seeds else "inconclusive"
 
 
-def _missing_text(rows: pd.DataFrame, limit: int = 4) -> str:
+def comparison_datasets(source: RecordSource, rows: pd.DataFrame) -> pd.Series:
+    """The dataset each row of :func:`comparison_rows` was read from (:meth:`RecordSource.for_claim`)."""
+    return rows["claim"].map(lambda cid: source.for_claim(CLAIMS_BY_ID[cid]).dataset).rename("dataset")
+
+
+def _missing_text(rows: pd.DataFrame, limit: int = 4, dataset: str = "") -> str:
     runs = list(dict.fromkeys(m for cell in rows["missing"] for m in cell.split(", ") if m))
     if not runs:
         return ""
     more = f" and {len(runs) - limit} more" if len(runs) > limit else ""
-    return f"missing {len(runs)} run{'s' * (len(runs) > 1)}: " + ", ".join(runs[:limit]) + more
+    where = f" on {dataset}" if dataset else ""
+    return f"missing {len(runs)} run{'s' * (len(runs) > 1)}{where}: " + ", ".join(runs[:limit]) + more
 
 
 def _seeds_summary(rows: pd.DataFrame) -> str:
@@ -694,17 +833,17 @@ def _seeds_summary(rows: pd.DataFrame) -> str:
     return "seeds " + "; ".join(seeds[:3]) + (" ..." if len(seeds) > 3 else "")
 
 
-def _why(claim: Claim, rows: pd.DataFrame) -> str:
+def _why(claim: Claim, rows: pd.DataFrame, dataset: str = "") -> str:
     v = aggregate(rows["verdict"])
     if v == "no record":
-        return _missing_text(rows)
+        return _missing_text(rows, dataset=dataset)
     if v == "not measurable":
         reasons = list(dict.fromkeys(rows.loc[rows["verdict"] == v, "reason"]))
         return reasons[0] + (f" (and {len(reasons) - 1} more like it)" if len(reasons) > 1 else "")
     side = {"A > B": "above 0", "A < B": "below 0", "A ≈ B": f"inside ±{claim.margin:g}",
             "A ≤ B": f"below +{claim.margin:g}", "A ≥ B": f"above −{claim.margin:g}"}[claim.direction]
     n = len(rows)
-    partial = _missing_text(rows)
+    partial = _missing_text(rows, dataset=dataset)
     seeds = _seeds_summary(rows)
     tail = "; ".join(t for t in (seeds, partial) if t)
     tail = f" ({tail})" if tail else ""
@@ -760,13 +899,19 @@ def structural_verdicts(data_root: str | Path | None = None) -> dict[str, tuple[
     return out
 
 
-def claim_table(source: RecordSource | None, claims: Sequence[Claim] = CLAIMS, *, data_root: str | Path | None = None,
-                rows: pd.DataFrame | None = None, n_boot: int = N_BOOT) -> pd.DataFrame:
-    """One row per claim: paper, where, claim, the paper's numbers, our measurement, verdict and why.
+def claim_table(source: RecordSource | None, claims: Sequence[Claim] | None = None, *,
+                data_root: str | Path | None = None, rows: pd.DataFrame | None = None,
+                n_boot: int = N_BOOT) -> pd.DataFrame:
+    """One row per claim: paper, where, claim, the paper's numbers, our measurement, verdict, why, and both scales.
 
-    ``source`` gives the records (None: every ``records`` claim is ``no record``); ``rows``
-    reuses :func:`comparison_rows` output. Verdicts from smoke records get `` (smoke)``.
+    ``source`` gives the records (None: every ``records`` claim is ``no record``); ``claims``:
+    None = :func:`profile_claims` of the source's profile; ``rows`` reuses :func:`comparison_rows`
+    output. ``our scale`` is what the verdict was measured at (:func:`claim_scales`; empty where
+    nothing was measured), ``paper's scale`` the paper's recipe. Verdicts from smoke records get
+    `` (smoke)``.
     """
+    if claims is None:
+        claims = profile_claims(source.profile if source is not None else None)
     claims = list(claims)
     if rows is None:
         rows = comparison_rows(source, claims, n_boot=n_boot) if source is not None else pd.DataFrame()
@@ -774,13 +919,17 @@ def claim_table(source: RecordSource | None, claims: Sequence[Claim] = CLAIMS, *
     out = []
     for c in claims:
         base = {"id": c.id, "paper": c.paper, "where": c.where, "claim": c.statement, "paper says": c.paper_says}
+        ours, paper = claim_scales(c, source)
         if c.kind == "untested":
             out.append({**base, "measured": "", "verdict": "not tested", "why": c.note})
         elif c.kind in ("groups", "params"):
             measured, v, why = structural[c.id]
             out.append({**base, "measured": measured, "verdict": v, "why": why})
+            if v == "no data":
+                ours = ""
         elif source is None or rows.empty:
             out.append({**base, "measured": "", "verdict": "no record", "why": "no records were read"})
+            ours = ""
         else:
             r = rows[rows["claim"] == c.id]
             v = aggregate(r["verdict"])
@@ -796,7 +945,10 @@ def claim_table(source: RecordSource | None, claims: Sequence[Claim] = CLAIMS, *
                 measured = ""
             if source.is_smoke and v != "no record":
                 v = f"{v} (smoke)"
-            out.append({**base, "measured": measured, "verdict": v, "why": _why(c, r)})
+            if v == "no record":
+                ours = ""
+            out.append({**base, "measured": measured, "verdict": v, "why": _why(c, r, source.for_claim(c).dataset)})
+        out[-1].update({"our scale": ours, "paper's scale": paper})
     return pd.DataFrame(out)
 
 
@@ -815,17 +967,19 @@ def claims_overview(claims: Sequence[Claim] = CLAIMS) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("id")
 
 
-def chapter_claims(chapter: str) -> list[Claim]:
-    """The claims a chapter (``mi``, ``pbn``, ``kpt``) closes with."""
-    out = [c for c in CLAIMS if c.chapter == chapter]
+def chapter_claims(chapter: str, profile: str | None = None) -> list[Claim]:
+    """The claims a chapter (``mi``, ``pbn``, ``kpt``) closes with, as ``profile`` answers them (:func:`profile_claims`)."""
+    out = [c for c in profile_claims(profile) if c.chapter == chapter]
     if not out:
         raise ValueError(f"no claims for chapter {chapter!r}; chapters are mi, pbn, kpt")
     return out
 
 
-def experiments_of(claims: Sequence[Claim] = CLAIMS) -> list[str]:
-    """Every experiment the claims compare, in order of first use."""
-    return list(dict.fromkeys(n for c in claims for x in c.comparisons for n in (x.a, x.b)))
+def experiments_of(claims: Sequence[Claim] = CLAIMS, data: str | None = None) -> list[str]:
+    """Every experiment the claims compare, in order of first use; ``data``: only claims read from
+    that source (``main`` or ``occlusion``, :attr:`Claim.data`)."""
+    return list(dict.fromkeys(n for c in claims if data is None or c.data == data
+                              for x in c.comparisons for n in (x.a, x.b)))
 
 
 def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:

@@ -174,9 +174,14 @@ _FIG5_TITLES = {"a": "(a) depth D of branches", "b": "(b) width W of branches", 
                 "d": "(d) grouping strategy", "e": "(e) number of groups", "f": "(f) overlapping groups"}
 
 
-def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)") -> Plot:
-    """PBN Fig. 5 (a)-(f) from :func:`lib.tables.fig5_frame`: seed-mean PCK with the verdicts' 95% intervals."""
+def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)", title: str = "") -> Plot:
+    """PBN Fig. 5 (a)-(f) from :func:`lib.tables.fig5_frame`: seed-mean PCK with the verdicts' 95% intervals.
+
+    ``title`` (e.g. the profile, dataset and seeds the points rest on) goes above the panels.
+    """
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
+    if title:
+        fig.suptitle(title, fontsize=9)
     for ax, (panel, df) in zip(axes.flat, frame.groupby("panel", sort=True)):
         xs = list(dict.fromkeys(df["x"]))
         pos = {x: i for i, x in enumerate(xs)}
@@ -321,5 +326,55 @@ def learning_curves(frame: pd.DataFrame, metric: str = "Mean", label: str = "val
         ax.grid(alpha=0.3)
     if len(frame):
         axes[1].legend(frameon=False, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return Plot(fig)
+
+
+def curve_bands(frame: pd.DataFrame, metric: str = "Hard") -> pd.DataFrame:
+    """Seed mean and range of validation ``metric`` per experiment, dataset and training images (``lib.curves`` rows).
+
+    Columns: experiment, dataset, images, mean, low, high (the lowest and highest seed), seeds (how
+    many seeds reached that epoch). The range, not an interval: with three seeds it shows the spread
+    honestly without pretending to a distribution.
+    """
+    cols = ["experiment", "dataset", "images", "mean", "low", "high", "seeds"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
+    g = frame.dropna(subset=[metric]).groupby(["experiment", "dataset", "images"], sort=False)[metric]
+    out = g.agg(mean="mean", low="min", high="max", seeds="count").reset_index()
+    return out[cols]
+
+
+def learning_curve_bands(frame: pd.DataFrame, metric: str = "Hard", label: str = "validation PCK (%)",
+                         title: str = "") -> Plot:
+    """Learning curves of the compared models: seed mean (line) and the seeds' range (band), one panel per dataset.
+
+    ``frame`` is :func:`lib.curves.learning_curves`' output for several experiments and seeds;
+    x is training images (thousands). A model with one seed is a line without a band. The legend
+    says how many seeds each line averages.
+    """
+    bands = curve_bands(frame, metric)
+    datasets = list(dict.fromkeys(bands["dataset"])) or ["no records"]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.6), squeeze=False, sharey=True)
+    colours: dict[str, str] = {}
+    for ax, ds in zip(axes.flat, datasets):
+        d = bands[bands["dataset"] == ds]
+        for exp, e in d.groupby("experiment", sort=False):
+            c = colours.setdefault(exp, f"C{len(colours) % 10}")
+            x = e["images"].to_numpy(float) / 1000
+            n = int(e["seeds"].max())
+            ax.plot(x, e["mean"], color=c, marker="o", ms=2.5, lw=1.4, label=f"{exp} ({n} seed{'s' * (n != 1)})")
+            if n > 1:
+                ax.fill_between(x, e["low"].to_numpy(float), e["high"].to_numpy(float), color=c, alpha=0.2, lw=0)
+        ax.set_title(ds, fontsize=9)
+        ax.set_xlabel("training images (thousands)")
+        ax.grid(alpha=0.3)
+        if len(d):
+            ax.legend(frameon=False, fontsize=7, loc="lower right")
+        else:
+            ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
+    axes.flat[0].set_ylabel(label)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return Plot(fig)

@@ -103,6 +103,22 @@ def compare(records: Sequence[Record | None], labels: Sequence[str] | None = Non
     return ps, [run_errors(r, ps, n) for r, n in zip(records, names)]
 
 
+def compare_or_reason(records: Sequence[Record | None], labels: Sequence[str] | None = None,
+                      data_root: str | Path | None = None,
+                      cache_dir: str | Path | None = None) -> tuple[PoseSet | None, list[RunErrors], str]:
+    """:func:`compare`, or ``(None, [], why)`` when it cannot be drawn: no record, or the validation
+    people cannot be rebuilt here (no data root, a damaged file); the book says why instead of failing."""
+    from lib.errors import DataFileError
+
+    if not any(r is not None for r in records):
+        return None, [], "No records of these runs under this profile yet."
+    try:
+        ps, runs = compare(records, labels, data_root, cache_dir)
+    except (OSError, DataFileError, ValueError) as e:
+        return None, [], f"The validation people cannot be rebuilt here ({e}); set POSE_DATA to draw them."
+    return ps, runs, ""
+
+
 def worst_people(runs: Sequence[RunErrors], k: int = 5) -> np.ndarray:
     """The ``k`` people with the largest mean error over the runs (errors capped at :data:`RANK_CAP`).
 
@@ -183,6 +199,92 @@ def error_distribution(runs: Sequence[RunErrors]) -> Plot:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return Plot(fig)
+
+
+#: Ring colours of occluded ground-truth joints in :func:`occlusion_contrast`: by ``PoseSet.occlusion``
+#: code (1 self-occluded, 2 other-occluded; 0 where a dataset marks a joint invisible without a type).
+OCCLUSION_RINGS = {1: "orange", 2: "magenta", 0: "0.3"}
+
+
+def occluded_mask(ps: PoseSet, run: RunErrors) -> np.ndarray:
+    """``N×J`` (``run``'s joints): annotated but invisible in ``ps`` and evaluated by ``run``."""
+    cols = list(run.columns)
+    return ps.annotated[:, cols] & ~ps.visible[:, cols] & run.evaluated
+
+
+def occluded_hits(ps: PoseSet, baseline: RunErrors, model: RunErrors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per person: occluded joints both runs evaluate, and how many of them each gets right.
+
+    Only the joints both runs predict count (MPII ids), so the two counts are over the same joints.
+    Returns ``(occluded, right_baseline, right_model)``, each of length N.
+    """
+    shared = [j for j in baseline.joint_ids if j in model.joint_ids]
+    kb = [baseline.joint_ids.index(j) for j in shared]
+    km = [model.joint_ids.index(j) for j in shared]
+    occ = occluded_mask(ps, baseline)[:, kb] & occluded_mask(ps, model)[:, km]
+    return occ.sum(1), (baseline.hits[:, kb] & occ).sum(1), (model.hits[:, km] & occ).sum(1)
+
+
+def occlusion_pairs(ps: PoseSet, baseline: RunErrors, model: RunErrors, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` people where ``model`` gets most more occluded joints right than ``baseline``, and the ``k``
+    where ``baseline`` does (people with no difference are in neither; ties go to the lower index).
+
+    Both directions are shown so that a gallery of occluded joints is not a choice of favourable examples.
+    """
+    _, rb, rm = occluded_hits(ps, baseline, model)
+    diff = rm.astype(int) - rb.astype(int)
+    idx = np.arange(len(diff))
+    better = np.lexsort((idx, -diff))
+    worse = np.lexsort((idx, diff))
+    return better[diff[better] > 0][:k], worse[diff[worse] < 0][:k]
+
+
+def occlusion_contrast(ps: PoseSet, baseline: RunErrors, model: RunErrors, k: int = 3) -> Plot:
+    """PBN Fig. 7 from records: the same validation people, ground truth, ``baseline``'s and ``model``'s predictions.
+
+    The first rows are the people where ``model`` gets most more occluded joints right, the last
+    those where ``baseline`` does (:func:`occlusion_pairs`); occluded ground-truth joints are ringed
+    in every panel (orange: hidden by the person's own body, magenta: by something else), and a
+    prediction's wrong joints are hollow. The title counts the people each way over the whole
+    validation set, so the examples can be read against how often each case happens.
+    """
+    better, worse = occlusion_pairs(ps, baseline, model, k)
+    people = [(i, f"{model.label} better") for i in better] + [(i, f"{baseline.label} better") for i in worse]
+    occ_n, rb, rm = occluded_hits(ps, baseline, model)
+    cols = list(model.columns)
+    ring_codes = ps.occlusion[:, cols] if ps.occlusion is not None else np.zeros((len(ps), len(cols)), np.int8)
+    fig = Figure(figsize=(2.0 * 3, 2.1 * max(1, len(people)) + 0.4))
+    axes = fig.subplots(max(1, len(people)), 3, squeeze=False)
+    r = ps.resolution
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if not people:
+        axes[0, 0].text(0.5, 0.5, "no person with occluded joints on which the two runs differ", fontsize=7,
+                        transform=axes[0, 0].transAxes)
+    for row, (i, why) in enumerate(people):
+        occluded = occluded_mask(ps, model)[i]
+        gt = ps.joints[i, cols]
+        for col, ax in enumerate(axes[row]):
+            ax.imshow(ps.images[i], extent=(-0.5, r - 0.5, r - 0.5, -0.5))
+            if col == 0:
+                draw_skeleton(ax, gt, ps.annotated[i, cols], ps.visible[i, cols], model.joint_ids)
+                ax.set_title(f"#{i} ground truth ({why})", fontsize=6.5)
+            else:
+                run, right = (baseline, rb[i]) if col == 1 else (model, rm[i])
+                draw_skeleton(ax, run.pred[i], np.ones(len(run.joint_ids), bool), run.hits[i], run.joint_ids)
+                ax.set_title(f"{run.label}: {right}/{occ_n[i]} occluded right", fontsize=6.5)
+            for j in np.flatnonzero(occluded):
+                ax.scatter(gt[j, 0], gt[j, 1], s=90, facecolors="none",
+                           edgecolors=OCCLUSION_RINGS.get(int(ring_codes[i, j]), "0.3"), linewidths=1.2, zorder=4)
+            ax.set_xlim(-0.5, r - 0.5)
+            ax.set_ylim(r - 0.5, -0.5)
+    diff = rm.astype(int) - rb.astype(int)
+    fig.suptitle(f"occluded joints ringed (orange self, magenta other);\nover all {len(ps)} people: {model.label} "
+                 f"better on {int((diff > 0).sum())}, {baseline.label} better on {int((diff < 0).sum())}, "
+                 f"same on {int(((diff == 0) & (occ_n > 0)).sum())}", fontsize=7)
+    fig.tight_layout()
+    return Plot(fig, photo=True)
 
 
 def _data_key(record: Record) -> tuple:

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from lib import joints as J
-from lib.claims import (HARD, KPT_PAPER_TABLE, PAPER_SCALE, PAPER_TABLES, RecordSource, Selection, common_joints,
-                        selected_hits)
+from lib.claims import (HARD, KPT_PAPER_TABLE, OCCLUSION_CODES, PAPER_SCALE, PAPER_TABLES, Comparison, RecordSource,
+                        Selection, common_joints, measure_comparison, seeds_text, selected_hits, trains_large_pair)
 from lib.experiments import KPT_ROLES, kpt_subsets
 from lib.metrics import visibility_tables
-from lib.stats import config_mean, pooled_pck
+from lib.stats import MIN_SEEDS, config_mean, pooled_pck
 
 #: Column order of the papers' per-joint tables.
 LAYOUT: tuple[str, ...] = (*J.TABLE_COLUMNS, "Mean")
@@ -192,12 +192,13 @@ def table6(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/deep"
 
 
 def table7(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/large-deep", "Deep BS (large)"),
-                                                                  ("pbn/large-mi5", "Ours (large)"))) -> pd.DataFrame:
-    """PBN Table 7's layout: PCK on invisible joints, by hard-joint column, and their pooled mean."""
+                                                                  ("pbn/large-mi5", "Ours (large)")),
+           visibility: str = "invisible") -> pd.DataFrame:
+    """PBN Table 7's layout: PCK on invisible joints (or ``visibility``'s), by hard-joint column, and their pooled mean."""
     rows = {}
     for name, label in pairs:
         runs = source.runs(name)
-        tabs = [r.data["metrics_by_visibility"]["invisible"] for r in runs]
+        tabs = [r.data["metrics_by_visibility"].get(visibility, {}) for r in runs]
         row = {c: round(_mean([t.get(c) for t in tabs]), 2) for c in ("Elb.", "Wri.", "Hip", "Knee", "Ank.")}
         row["Mean"] = round(_mean([t.get("Hard") for t in tabs]), 2)
         rows[label] = {**row, **scale(source, name)}
@@ -234,11 +235,117 @@ def beside_paper(ours: pd.DataFrame, paper_key: str, ours_label: str) -> pd.Data
     Shared score columns, then the :data:`SCALE` columns ``ours`` has, filled for the paper's rows
     from :data:`lib.claims.PAPER_SCALE`: what each row measured stays beside its numbers.
     """
+    return blocks_beside_paper({ours_label: ours}, paper_key)
+
+
+def blocks_beside_paper(blocks: dict[str, pd.DataFrame], paper_key: str) -> pd.DataFrame:
+    """Several blocks of our rows (e.g. one per dataset) stacked over the paper's table ``paper_key``.
+
+    The columns are the paper's that any block has, then the :data:`SCALE` columns; a block
+    without a column (LSP Extended has no invisible joints) shows it empty.
+    """
     paper = PAPER_TABLES[paper_key]
-    cols = [c for c in paper.columns if c in ours.columns]
-    scale_cols = [c for c in SCALE if c in ours.columns]
+    cols = [c for c in paper.columns if any(c in b.columns for b in blocks.values())]
+    scale_cols = [c for c in SCALE if any(c in b.columns for b in blocks.values())]
     theirs = paper[cols].astype(object).assign(**{c: PAPER_SCALE[paper_key].get(c, "not stated") for c in scale_cols})
-    return pd.concat({ours_label: ours[cols + scale_cols].astype(object), f"paper ({paper_key})": theirs})
+    parts = {k: b.reindex(columns=cols + scale_cols).astype(object) for k, b in blocks.items()}
+    return pd.concat({**parts, f"paper ({paper_key})": theirs})
+
+
+def table6_pairs(profile: str) -> list[tuple[str, str]]:
+    """The rows of the Table 6-7 analogues: both baselines and the PBN at the ablations' size, and the
+    large pair where ``profile``'s plan trains it (:func:`lib.claims.trains_large_pair`)."""
+    rows = [("pbn/linear", "Linear BS"), ("pbn/deep", "Deep BS"), ("pbn/mi5-d1-w64", "Ours")]
+    if trains_large_pair(profile):
+        rows += [("pbn/large-deep", "Deep BS (large)"), ("pbn/large-mi5", "Ours (large)")]
+    return rows
+
+
+def caption(source: RecordSource, names: Sequence[str], what: str = "") -> str:
+    """One line naming what a table or figure shows: profile, dataset, seeds with records, runs found.
+
+    ``*Fig. 5: profile `cpu`, dataset `lspet`, seeds 0-2 of 0-2; 9 of 12 runs have records.*``
+    """
+    names = list(dict.fromkeys(names))
+    runs = [r for n in names for r in source.runs(n)]
+    have = sorted({r.seed for r in runs})
+    head = f"{what}: " if what else ""
+    return (f"*{head}profile `{source.profile}`, dataset `{source.dataset}`, seeds {seeds_text(have)} of "
+            f"{seeds_text(source.seeds)}; {len(runs)} of {len(names) * len(source.seeds)} runs have records.*")
+
+
+#: The columns of the occlusion table: label and :data:`lib.claims.VISIBILITIES` value.
+OCCLUSION_COLUMNS: tuple[tuple[str, str], ...] = (("visible", "visible"), ("self-occluded", "self_occluded"),
+                                                   ("other-occluded", "other_occluded"))
+
+
+def _ci_text(low: float, high: float, seeds: int, signed: bool = False) -> str:
+    """``[lo, hi]`` (signed for differences), ``no record`` without runs, ``needs 2 seeds (n)`` with too few."""
+    if seeds == 0:
+        return "no record"
+    if math.isnan(low):
+        return f"needs {MIN_SEEDS} seeds ({seeds})"
+    return f"[{low:+.1f}, {high:+.1f}]" if signed else f"[{low:.1f}, {high:.1f}]"
+
+
+def occlusion_counts(source: RecordSource, name: str, joints: Sequence[int]) -> dict[str, int]:
+    """Evaluated joints of ``name``'s first record in each :data:`OCCLUSION_COLUMNS` (empty without one)."""
+    runs = source.runs(name)
+    out = {}
+    for label, vis in OCCLUSION_COLUMNS:
+        try:
+            out[label] = int(selected_hits(runs[0], joints, vis)[1].sum()) if runs else 0
+        except ValueError:
+            out[label] = 0
+    return out
+
+
+def occlusion_table(source: RecordSource, pbn: tuple[str, str] = ("pbn/mi5-d1-w64", "Ours"),
+                    baselines: Sequence[tuple[str, str]] = (("pbn/linear", "Linear BS"), ("pbn/deep", "Deep BS")),
+                    joints: Sequence[int] = J.HARD_JOINTS, joints_label: str = "ten hard joints") -> pd.DataFrame:
+    """PCK on visible, self-occluded and other-occluded joints (PBN abstract, Table 6, Fig. 7), PBN against baselines.
+
+    One row per model (seed-mean pooled PCK with :func:`lib.stats.config_mean`'s 95% interval) and
+    one per difference PBN − baseline (:func:`lib.stats.config_diff` on the same masked joints, via
+    :func:`lib.claims.measure_comparison`: Welch t over seeds plus the shared image variance). The
+    columns name how many joints each category holds in one run. A cell without a record says
+    ``no record``; with one seed, ``needs 2 seeds``; a record without occlusion labels,
+    ``no occlusion labels``.
+    """
+    joints = tuple(joints)
+    counts = occlusion_counts(source, pbn[0], joints)
+    heads = {label: f"{label} (n = {counts[label]:,})" if counts[label] else label for label, _ in OCCLUSION_COLUMNS}
+    rows: dict[str, dict[str, object]] = {}
+    for name, label in (pbn, *baselines):
+        row: dict[str, object] = {}
+        for col, vis in OCCLUSION_COLUMNS:
+            try:
+                s = score(source, name, Selection(f"{joints_label}, {col}", joints, vis))
+                ci = _ci_text(s["low"], s["high"], s["seeds"])
+            except ValueError:
+                s, ci = {"mean": math.nan, "seeds": len(source.runs(name))}, "no occlusion labels"
+            row[heads[col]], row[f"{col} 95% CI"] = round(s["mean"], 2), ci
+        row["seeds"] = seeds_text([r.seed for r in source.runs(name)])
+        rows[f"{label} ({name})"] = row
+    for name, label in baselines:
+        row = {}
+        for col, vis in OCCLUSION_COLUMNS:
+            comp = Comparison(pbn[0], name, Selection(f"{joints_label}, {col}", joints, vis))
+            try:
+                m = measure_comparison(source, comp)
+            except LookupError:
+                row[heads[col]], row[f"{col} 95% CI"] = math.nan, "no record"
+                continue
+            except ValueError as e:
+                row[heads[col]] = math.nan
+                row[f"{col} 95% CI"] = "no occlusion labels" if "occlusion" in str(e) else "not measurable"
+                continue
+            row[heads[col]] = round(m.diff.estimate, 2)
+            row[f"{col} 95% CI"] = _ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
+            row["seeds"] = m.seeds()
+        row.setdefault("seeds", "")
+        rows[f"{pbn[1]} − {label}"] = row
+    return pd.DataFrame(rows).T
 
 
 def convergence_frame(source: RecordSource, splits: Sequence[str] = tuple(J.KPTRANSFER_SPLITS),
@@ -310,8 +417,8 @@ VERDICT_COLOURS = {"confirmed": "#d8f0d8", "not confirmed": "#f6d6d6", "inconclu
 
 
 #: Relative widths of a claims table's columns in the book (the rest share what is left).
-_WIDTHS = {"id": "12%", "where": "10%", "claim": "22%", "paper says": "16%", "measured": "13%", "verdict": "13%",
-           "why": "14%"}
+_WIDTHS = {"id": "9%", "where": "8%", "claim": "19%", "paper says": "11%", "measured": "10%", "verdict": "9%",
+           "why": "14%", "our scale": "11%", "paper's scale": "9%"}
 
 
 def style_verdicts(table: pd.DataFrame, column: str = "verdict", paper: str | None = None):
@@ -406,22 +513,20 @@ def shapes(**frames: pd.DataFrame) -> pd.DataFrame:
 def per_joint_results(source: RecordSource, datasets: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
     """PBN Tables 1-5's layout for the best three-stack variant and both baselines, on each dataset.
 
-    ``datasets``: None = ``source``'s dataset, then the other of synthetic / LSP Extended. Returns
+    ``datasets``: None = ``source``'s dataset, its occlusion dataset, then synthetic and LSP Extended. Returns
     ``{"all": ..., "invisible": ...}``, each indexed by (dataset, model) with the paper's
     eight-stack row (Table 2 or 4; Table 3 for invisible joints) under its own key, every row
     with its :data:`SCALE`. The best variant is chosen on the even-numbered validation people
     (:func:`best_experiment`) and every row of ours is scored on the odd-numbered ones.
     """
     if datasets is None:
-        datasets = [source.dataset] + [d for d in ("synthetic", "lspet") if d != source.dataset]
+        datasets = list(dict.fromkeys([source.dataset, source.occlusion_dataset, "synthetic", "lspet"]))
     columns = [*LAYOUT, *SCALE]
     out = {}
     for vis in ("all", "invisible"):
         parts = {}
         for ds in datasets:
-            src = source if ds == source.dataset else RecordSource(
-                source.profile, ds, source.seeds, source.results_dir, source.use_cache, source.train_missing,
-                source.device, source.data_root)
+            src = source.on(ds)
             best = best_experiment(src)
             if best is None:
                 continue

@@ -21,15 +21,22 @@ N_IMAGES = 240
 
 
 def fake_record(results, name: str, seed: int, rate, *, visible_rate: float = 0.8, train_loss: float = 1e-3,
-                curve: tuple[float, ...] = (10.0, 20.0, 30.0), profile: str = "smoke") -> None:
-    """Write a record of ``name`` whose joints are correct with probability ``rate`` (a number, or one per person)."""
-    exp = make_experiment(name, profile, None, seed)
+                curve: tuple[float, ...] = (10.0, 20.0, 30.0), profile: str = "smoke", dataset: str | None = None,
+                hidden_rate: float | None = None, occlusion: bool = False) -> None:
+    """Write a record of ``name`` whose joints are correct with probability ``rate`` (a number, or one per person).
+
+    ``hidden_rate``: the probability for invisible joints instead; ``occlusion``: store occlusion
+    codes (invisible joints alternately self- and other-occluded, by person).
+    """
+    exp = make_experiment(name, profile, dataset, seed)
     ids = list(exp.eval_joints)
     rng = np.random.default_rng([zlib.crc32(name.encode()), seed])
     shape = (N_IMAGES, len(ids))
     evaluated = np.ones(shape, bool)
+    visible = np.random.default_rng(7).random(shape) < visible_rate  # the same people in every run
     hits = rng.random(shape) < np.reshape(rate, (-1, 1))
-    visible = rng.random(shape) < visible_rate
+    if hidden_rate is not None:
+        hits = np.where(visible, hits, rng.random(shape) < hidden_rate)
     from lib.metrics import visibility_tables
 
     tabs = visibility_tables(hits, evaluated, visible, ids)
@@ -44,6 +51,8 @@ def fake_record(results, name: str, seed: int, rate, *, visible_rate: float = 0.
                        "torch": "x", "date": "2020-01-01T00:00:00+00:00"},
     }
     arrays = {"hits": hits, "evaluated": evaluated, "visible": visible, "joint_ids": np.asarray(ids, np.int8)}
+    if occlusion:
+        arrays["occlusion"] = np.where(visible, 0, 1 + np.arange(N_IMAGES)[:, None] % 2).astype(np.int8)
     write_record(record_path(exp, results), record, arrays)
 
 
@@ -340,3 +349,142 @@ def test_styled_verdicts_render():
     assert "not tested" in html and "background-color: #eeeeee" in html
     other = T.style_verdicts(C.claim_table(None, [C.CLAIMS_BY_ID["pbn-lsp-test"]])).to_html()
     assert html.split("{")[0] != other.split("{")[0]  # two tables on one page must not share CSS ids
+
+
+# ---- two datasets: occluded joints on a dataset rendered with occlusion labels ------------------------
+
+
+def cpu_records(results, seeds=(0, 1, 2), *, pbn_hidden: float = 0.7, deep_hidden: float = 0.3,
+                occlusion: bool = True) -> C.RecordSource:
+    """``cpu`` records: the three models on LSP Extended (no invisible joints) and on synthetic-mpii."""
+    for s in seeds:
+        for name, hidden in (("pbn/mi5-d1-w64", pbn_hidden), ("pbn/deep", deep_hidden), ("pbn/linear", deep_hidden)):
+            fake_record(results, name, s, 0.8, profile="cpu", dataset="lspet", visible_rate=1.0)
+            fake_record(results, name, s, 0.8, profile="cpu", dataset="synthetic-mpii", hidden_rate=hidden,
+                        occlusion=occlusion)
+    return C.RecordSource("cpu", results_dir=results, seeds=seeds)
+
+
+def test_occlusion_claims_read_the_occlusion_dataset(results):
+    src = cpu_records(results)
+    assert (src.dataset, src.occlusion_dataset) == ("lspet", "synthetic-mpii")
+    assert src.for_claim(C.CLAIMS_BY_ID["pbn-fig7"]) is src.occlusion and src.occlusion.dataset == "synthetic-mpii"
+    assert src.for_claim(C.CLAIMS_BY_ID["pbn-vs-deep"]) is src
+    claims = C.profile_claims("cpu", [C.CLAIMS_BY_ID[i] for i in ("pbn-occluded", "pbn-table6-invisible", "pbn-fig7",
+                                                                   "pbn-table6-visible", "pbn-vs-deep")])
+    rows = C.comparison_rows(src, claims)
+    assert list(rows.columns) == ["claim", "comparison", "A", "B", "joints", "metric", "direction", "estimate", "low",
+                                  "high", "seeds", "method", "verdict", "reason", "missing"]  # as chapter 04 expects
+    assert rows.assign(dataset=C.comparison_datasets(src, rows)).set_index("claim")["dataset"].to_dict() == {
+        "pbn-occluded": "synthetic-mpii", "pbn-table6-invisible": "synthetic-mpii", "pbn-fig7": "synthetic-mpii",
+        "pbn-table6-visible": "lspet", "pbn-vs-deep": "lspet"}
+    table = C.claim_table(src, claims).set_index("id")
+    # PBN gets 70% of the hidden joints, the deep baseline 30%: every occlusion claim is confirmed
+    for cid in ("pbn-occluded", "pbn-table6-invisible", "pbn-fig7"):
+        assert table.loc[cid, "verdict"] == "confirmed", table.loc[cid, "why"]
+    fig7 = rows[rows["claim"] == "pbn-fig7"]
+    assert fig7["comparison"].tolist() == ["self-occluded", "other-occluded"] and (fig7["estimate"] > 25).all()
+    # the same visible joints: no difference on LSP Extended beyond noise
+    assert table.loc["pbn-vs-deep", "verdict"] == "inconclusive"
+
+
+def test_occlusion_claims_without_labels_or_records(results):
+    src = cpu_records(results, seeds=(0, 1), occlusion=False)
+    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-fig7"], C.CLAIMS_BY_ID["pbn-occluded"]])
+    assert rows["verdict"].tolist() == ["not measurable", "not measurable", "confirmed"]
+    assert "stores no occlusion labels" in rows.loc[0, "reason"] and "--force" in rows.loc[0, "reason"]
+    empty = C.RecordSource("cpu", results_dir=results / "none")
+    table = C.claim_table(empty, [C.CLAIMS_BY_ID["pbn-fig7"]])
+    assert table.loc[0, "verdict"] == "no record" and "on synthetic-mpii" in table.loc[0, "why"]
+    assert table.loc[0, "our scale"] == ""  # nothing measured: no scale claimed
+
+
+def test_selections_by_occlusion_type(results):
+    fake_record(results, "pbn/deep", 0, 0.5, occlusion=True)
+    rec = C.RecordSource("smoke", results_dir=results).record("pbn/deep", 0)
+    a = rec.arrays()
+    joints = tuple(int(j) for j in a["joint_ids"])
+    _, self_ev = C.selected_hits(rec, joints, "self_occluded")
+    _, other_ev = C.selected_hits(rec, joints, "other_occluded")
+    _, invisible = C.selected_hits(rec, joints, "invisible")
+    assert np.array_equal(self_ev | other_ev, invisible) and not (self_ev & other_ev).any()
+    assert self_ev[1::2].sum() == 0 and other_ev[0::2].sum() == 0  # the fake codes alternate by person
+    with pytest.raises(ValueError, match="visibility must be one of"):
+        C.Selection("x", None, "hidden")
+
+
+def test_profile_claims_measure_tables_6_7_with_the_pair_the_plan_trains():
+    assert not C.trains_large_pair("cpu") and C.trains_large_pair("smoke")
+    smoke = {c.id: c for c in C.profile_claims("smoke")}
+    cpu = {c.id: c for c in C.profile_claims("cpu")}
+    assert smoke["pbn-table6-overall"] == C.CLAIMS_BY_ID["pbn-table6-overall"]
+    for cid in C.LARGE_PAIR_CLAIMS:
+        pairs = {(x.a, x.b) for x in cpu[cid].comparisons}
+        assert pairs == {("pbn/mi5-d1-w64", "pbn/deep")}, cid
+        assert "2 stacks (the paper: eight; profile cpu trains no large pair)" in cpu[cid].statement
+    assert cpu["pbn-fusion-8"] == C.CLAIMS_BY_ID["pbn-fusion-8"]  # not a Table 6-7 claim: stays large
+    assert [c.id for c in C.chapter_claims("pbn", "cpu")] == [c.id for c in C.chapter_claims("pbn")]
+
+
+def test_claim_table_says_the_scale_of_each_verdict(results):
+    src = cpu_records(results, seeds=(0, 1))
+    table = C.claim_table(src, C.profile_claims("cpu", [C.CLAIMS_BY_ID[i] for i in (
+        "pbn-table6-invisible", "pbn-params", "pbn-mpii-test")])).set_index("id")
+    ours, paper = table.loc["pbn-table6-invisible", ["our scale", "paper's scale"]]
+    assert ours == ("synthetic-mpii, 64×64, 2 stacks, C = 128; 115,200 training images (9,000 people) "
+                    "(only this scale)")
+    assert paper == "mpii, 256×256, 8 stacks, C = 256; 5,564,000 training images (all people)"
+    assert "paper's size" in table.loc["pbn-params", "our scale"]
+    assert table.loc["pbn-mpii-test", ["our scale", "paper's scale"]].tolist() == ["", ""]
+    kpt = C.claim_scales(C.CLAIMS_BY_ID["kpt-c-average"], src)
+    assert kpt[0].startswith("lspet, 64×64, 2 stacks, C = 128; ≤ ")  # early stopping: at most
+
+
+def test_occlusion_table(results):
+    src = cpu_records(results, seeds=(0, 1)).occlusion
+    table = T.occlusion_table(src)
+    assert list(table.index) == ["Ours (pbn/mi5-d1-w64)", "Linear BS (pbn/linear)", "Deep BS (pbn/deep)",
+                                 "Ours − Linear BS", "Ours − Deep BS"]
+    counts = T.occlusion_counts(src, "pbn/mi5-d1-w64", J.HARD_JOINTS)
+    assert counts["self-occluded"] + counts["other-occluded"] == N_IMAGES * 10 - counts["visible"]
+    self_col = f"self-occluded (n = {counts['self-occluded']:,})"
+    runs = {n: [C.selected_hits(r, J.HARD_JOINTS, "self_occluded") for r in src.runs(n)]
+            for n in ("pbn/mi5-d1-w64", "pbn/deep")}
+    from lib.stats import config_diff, config_mean
+
+    expected = config_diff(runs["pbn/mi5-d1-w64"], runs["pbn/deep"])
+    assert table.loc["Ours − Deep BS", self_col] == pytest.approx(round(expected.estimate, 2))
+    assert table.loc["Ours − Deep BS", "self-occluded 95% CI"] == f"[{expected.low:+.1f}, {expected.high:+.1f}]"
+    assert table.loc["Ours (pbn/mi5-d1-w64)", self_col] == pytest.approx(
+        round(config_mean(runs["pbn/mi5-d1-w64"]).estimate, 2))
+    assert table.loc["Ours − Deep BS", "seeds"] == "0, 1 vs 0, 1"
+    one = T.occlusion_table(C.RecordSource("cpu", "synthetic-mpii", seeds=(0,), results_dir=results))
+    assert one.loc["Ours (pbn/mi5-d1-w64)", "visible 95% CI"] == "needs 2 seeds (1)"
+    none = T.occlusion_table(C.RecordSource("cpu", "synthetic-mpii", results_dir=results / "none"))
+    assert set(none["visible 95% CI"]) == {"no record"} and none.iloc[:, 0].isna().all()
+
+
+def test_occlusion_table_without_labels(results):
+    src = cpu_records(results, seeds=(0, 1), occlusion=False).occlusion
+    table = T.occlusion_table(src)
+    assert set(table["self-occluded 95% CI"]) == {"no occlusion labels"}
+    assert table["visible 95% CI"].str.startswith("[").all()
+
+
+def test_tables_6_7_across_datasets_and_captions(results):
+    src = cpu_records(results, seeds=(0, 1))
+    pairs = T.table6_pairs("cpu")
+    assert [n for n, _ in pairs] == ["pbn/linear", "pbn/deep", "pbn/mi5-d1-w64"]
+    both = T.blocks_beside_paper({"ours: lspet": T.table6(src, pairs), "ours: synthetic-mpii": T.table6(src.occlusion, pairs)},
+                                 "PBN Table 6")
+    assert math.isnan(both.loc[("ours: lspet", "Ours"), "Invisible"])  # LSP Extended: no invisible joints
+    assert both.loc[("ours: synthetic-mpii", "Ours"), "Invisible"] > both.loc[("ours: synthetic-mpii", "Deep BS"),
+                                                                              "Invisible"]
+    assert both.loc[("ours: synthetic-mpii", "Ours"), "dataset"] == "synthetic-mpii"
+    assert both.loc[("paper (PBN Table 6)", "Ours (8 stacks)"), "stacks"] == 8
+    t7 = T.table7(src, pairs, "visible")
+    assert list(t7.index) == ["Linear BS", "Deep BS", "Ours"] and t7.loc["Ours", "seeds"] == 2
+    assert T.caption(src, ["pbn/deep", "pbn/groups2"], "Fig. 5") == (
+        "*Fig. 5: profile `cpu`, dataset `lspet`, seeds 0, 1 of 0, 1; 2 of 4 runs have records.*")
+    per = T.per_joint_results(src)["invisible"]
+    assert "ours: synthetic-mpii, odd-numbered val people" in per.index.get_level_values(0)

@@ -154,3 +154,32 @@ def test_table6_parameters_match_the_paper():
 def test_joint_columns():
     cols = P.joint_columns()
     assert list(cols.index) == [*J.TABLE_COLUMNS, "Mean", "Hard"] and cols["in LSP"].all()
+
+
+def test_curve_bands_are_seed_mean_and_range_and_render():
+    rows = []
+    for seed, offset in ((0, 0.0), (1, 4.0), (2, 2.0)):
+        for epoch in (1, 2, 3):
+            rows.append({"experiment": "pbn/deep", "dataset": "lspet", "seed": seed, "epoch": epoch,
+                         "images": 100 * epoch, "Hard": 10.0 * epoch + offset})
+    rows.append({"experiment": "pbn/linear", "dataset": "synthetic-mpii", "seed": 0, "epoch": 1, "images": 100,
+                 "Hard": 5.0})
+    frame = pd.DataFrame(rows)
+    bands = F.curve_bands(frame, "Hard")
+    deep = bands[bands["experiment"] == "pbn/deep"].set_index("images")
+    assert deep.loc[200, ["mean", "low", "high", "seeds"]].tolist() == [22.0, 20.0, 24.0, 3]
+    assert bands[bands["experiment"] == "pbn/linear"]["seeds"].tolist() == [1]
+    plot = F.learning_curve_bands(frame, "Hard", title="profile cpu")
+    assert [ax.get_title() for ax in plot.figure.axes] == ["lspet", "synthetic-mpii"]
+    legend = [t.get_text() for t in plot.figure.axes[0].get_legend().get_texts()]
+    assert legend == ["pbn/deep (3 seeds)"] and plot._repr_png_().startswith(PNG)
+    assert len(plot.figure.axes[0].collections) == 1 and not plot.figure.axes[1].collections  # no band for one seed
+    empty = F.learning_curve_bands(frame.iloc[:0], "Hard")
+    assert [ax.get_title() for ax in empty.figure.axes] == ["no records"] and F.curve_bands(frame.iloc[:0]).empty
+
+
+def test_fig5_carries_its_title():
+    frame = pd.DataFrame([{"panel": p, "x": 1, "series": "s", "mean": 50.0, "low": 45.0, "high": 55.0, "params": 1e6}
+                          for p in "abcdef"])
+    plot = F.fig5(frame, title="profile cpu, dataset lspet, seeds 0-2")
+    assert plot.figure._suptitle.get_text() == "profile cpu, dataset lspet, seeds 0-2"

@@ -69,3 +69,38 @@ def test_gallery_and_distribution_figures(records):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Head", "Sho.", "Elb.", "Wri.", "Hip", "Knee", "Ank."]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pbn/mi5-d1-w64 s0", "pbn/linear s0"]
     assert plot._repr_jpeg_()[:2] == b"\xff\xd8" and dist._repr_png_()[:4] == b"\x89PNG"
+
+
+def poses(visible: np.ndarray, occlusion: np.ndarray | None = None):
+    from lib.data.poseset import PoseSet
+
+    n, j = visible.shape
+    return PoseSet(images=np.zeros((n, 8, 8, 3), np.uint8), joints=np.zeros((n, j, 2), np.float32),
+                   annotated=np.ones((n, j), bool), visible=visible, norm=np.ones(n, np.float32),
+                   joint_ids=tuple(range(j)), metric="pckh", margin=1.25, occlusion=occlusion)
+
+
+def test_occlusion_pairs_count_occluded_joints_only_and_show_both_directions():
+    visible = np.array([[True, False, False], [False, False, True], [True, True, True], [False, True, False]])
+    ps = poses(visible, np.where(visible, 0, 1).astype(np.int8))
+    #               person 0: hidden 1,2   person 1: hidden 0,1   person 2: none   person 3: hidden 0,2
+    base = run_with(np.array([[0.9, 0.9, 0.9], [0.1, 0.1, 0.9], [0.9, 0.9, 0.9], [0.9, 0.1, 0.1]]), label="deep")
+    model = run_with(np.array([[0.1, 0.1, 0.1], [0.9, 0.1, 0.1], [0.1, 0.1, 0.1], [0.9, 0.1, 0.9]]), label="pbn")
+    occluded, right_base, right_model = G.occluded_hits(ps, base, model)
+    assert occluded.tolist() == [2, 2, 0, 2]
+    assert right_base.tolist() == [0, 2, 0, 1] and right_model.tolist() == [2, 1, 0, 0]  # visible hits never count
+    better, worse = G.occlusion_pairs(ps, base, model, k=3)
+    assert better.tolist() == [0] and worse.tolist() == [1, 3]  # most different first; ties: lower index
+    plot = G.occlusion_contrast(ps, base, model, k=3)
+    titles = [ax.get_title() for ax in plot.figure.axes]
+    assert titles[:3] == ["#0 ground truth (pbn better)", "deep: 0/2 occluded right", "pbn: 2/2 occluded right"]
+    assert titles[3] == "#1 ground truth (deep better)" and len(titles) == 9
+    assert "pbn better on 1, deep better on 2, same on 0" in plot.figure._suptitle.get_text()
+    assert plot._repr_jpeg_()[:2] == b"\xff\xd8"
+
+
+def test_occlusion_contrast_without_differences():
+    ps = poses(np.ones((2, 2), bool))
+    run = run_with(np.full((2, 2), 0.1))
+    plot = G.occlusion_contrast(ps, run, run, k=2)
+    assert len(plot.figure.axes) == 3 and "same on 0" in plot.figure._suptitle.get_text()
