@@ -19,7 +19,7 @@ from lib.experiments import Experiment, get_profile, priority_plan
 from lib.results import Record, find_record
 from lib.runner import estimated_cost
 
-CURVE_COLUMNS = ["experiment", "dataset", "seed", "epoch", "images", "minutes", "lr", "train_loss", "val_loss"]
+CURVE_COLUMNS = ["profile", "experiment", "dataset", "seed", "epoch", "images", "minutes", "lr", "train_loss", "val_loss"]
 
 
 def learning_curves(recs: Iterable[Record], metrics: tuple[str, ...] = ("Mean", "Hard")) -> pd.DataFrame:
@@ -32,8 +32,8 @@ def learning_curves(recs: Iterable[Record], metrics: tuple[str, ...] = ("Mean", 
         s = r.data["config"]["schedule"]
         per_epoch = s["iters_per_epoch"] * s["batch_size"]
         for h in r.data["history"]:
-            rows.append({"experiment": r.experiment, "dataset": r.data["dataset"], "seed": r.seed,
-                         "epoch": h["epoch"], "images": h["epoch"] * per_epoch,
+            rows.append({"profile": r.data["profile"], "experiment": r.experiment, "dataset": r.data["dataset"],
+                         "seed": r.seed, "epoch": h["epoch"], "images": h["epoch"] * per_epoch,
                          "minutes": h["train_seconds"] / 60, "lr": h["lr"], "train_loss": h["train_loss"],
                          "val_loss": h.get("val_loss", np.nan),
                          **{m: h.get(f"val_{m}", np.nan) for m in metrics}})
@@ -45,8 +45,8 @@ def run_costs(recs: Iterable[Record]) -> pd.DataFrame:
     rows = []
     for r in recs:
         run, prov = r.data["run"], r.data["provenance"]
-        rows.append({"experiment": r.experiment, "dataset": r.data["dataset"], "seed": r.seed,
-                     "epochs": r.data["epochs_run"], "images": run["images"],
+        rows.append({"profile": r.data["profile"], "experiment": r.experiment, "dataset": r.data["dataset"],
+                     "seed": r.seed, "input": r.data["config"]["model"]["input_size"], "epochs": r.data["epochs_run"], "images": run["images"],
                      "train min": run["train_s"] / 60, "wall min": run["wall_s"] / 60,
                      "images/s": run["images_per_s"], "precision": run.get("precision"),
                      "device": prov["device_name"], "threads": prov.get("threads"),
@@ -95,3 +95,14 @@ def sweep_arithmetic(profile: str, results_dir: str | Path | None = None) -> tup
 def _planned_images(e: Experiment) -> int:
     s = e.schedule
     return s.epochs * s.iters_per_epoch * s.batch_size
+
+
+def plan_hours_at(profile: str, training_macs_per_s: float) -> float:
+    """Hours of training the whole plan needs at a given speed (training MACs per second).
+
+    With a benchmark's uncontended speed (``lib.bench``: 3 × forward MACs × images/s) this prices
+    the sweep on an idle machine; validation passes and early stopping are left out (the first
+    adds a few percent, the second only shortens KPTransfer's runs).
+    """
+    macs: dict = {}
+    return sum(estimated_cost(e, macs) for e in priority_plan(profile)) / training_macs_per_s / 3600

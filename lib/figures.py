@@ -315,8 +315,9 @@ def learning_curves(frame: pd.DataFrame, metric: str = "Mean", label: str = "val
     image seen and per minute of this machine, the two views a CPU profile is sized from.
     """
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for i, ((exp, dataset, seed), d) in enumerate(frame.groupby(["experiment", "dataset", "seed"], sort=False)):
-        style = dict(color=f"C{i % 10}", marker="o", ms=3, lw=1.2, label=f"{exp} ({dataset}, seed {seed})")
+    keys = ["profile", "experiment", "dataset", "seed"]
+    for i, ((profile, exp, dataset, seed), d) in enumerate(frame.groupby(keys, sort=False)):
+        style = dict(color=f"C{i % 10}", marker="o", ms=3, lw=1.2, label=f"{exp} ({profile}, {dataset}, seed {seed})")
         axes[0].plot(d["images"] / 1000, d[metric], **style)
         axes[1].plot(d["minutes"], d[metric], **style)
     axes[0].set_xlabel("training images (thousands)")

@@ -48,3 +48,10 @@ def test_sweep_arithmetic_prices_the_plan_at_the_measured_speed(tiny_record, tmp
     assert summary["hours_total"] == pytest.approx(1.0 + expected_left)
     assert groups["runs"].sum() == len(plan) and groups["finished"].sum() == 1
     assert groups["left_h"].sum() == pytest.approx(expected_left)
+
+
+def test_plan_hours_at_a_speed_is_the_plans_training_macs_over_it():
+    macs: dict = {}
+    total = sum(estimated_cost(e, macs) for e in priority_plan("cpu"))
+    assert curves.plan_hours_at("cpu", total / 3600) == pytest.approx(1.0)
+    assert curves.plan_hours_at("cpu", total / 7200) == pytest.approx(2.0)
