@@ -362,6 +362,29 @@ def convergence_frame(source: RecordSource, splits: Sequence[str] = tuple(J.KPTR
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
+def epochs_to_fraction(curves: pd.DataFrame, fraction: float = 0.9) -> pd.DataFrame:
+    """KPTransfer Fig. 3 as numbers: the first epoch each run reaches ``fraction`` of its own best.
+
+    ``curves`` is :func:`convergence_frame`'s long form. One row per split and role: the mean of
+    that epoch over seeds, its range, and the seeds. Each run is compared with its own best, so a
+    configuration that ends lower is not made to look slower for it (convergence speed, not
+    accuracy; the paper's claim that transfer learning converges faster, Sec. 4, Fig. 3).
+    """
+    cols = ["split", "role", f"epoch to {fraction:.0%} of best", "min", "max", "seeds"]
+    if curves.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (split, role, seed), d in curves.groupby(["split", "role", "seed"], sort=False):
+        best = d["val_Mean"].max()
+        reached = d.loc[d["val_Mean"] >= fraction * best, "epoch"]
+        rows.append({"split": split, "role": role, "seed": seed, "epoch": int(reached.min())})
+    per_run = pd.DataFrame(rows)
+    out = per_run.groupby(["split", "role"], sort=False).agg(
+        mean=("epoch", "mean"), min=("epoch", "min"), max=("epoch", "max"),
+        seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s)))).reset_index()
+    return out.rename(columns={"mean": cols[2]})[cols]
+
+
 def provenance(source: RecordSource, names: Sequence[str] | None = None) -> pd.DataFrame:
     """Where the records come from (those of ``names``, or all read so far): one row per (commit, device)."""
     recs = [r for n in names for r in source.runs(n)] if names is not None else source.loaded()

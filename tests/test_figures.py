@@ -183,3 +183,19 @@ def test_fig5_carries_its_title():
                           for p in "abcdef"])
     plot = F.fig5(frame, title="profile cpu, dataset lspet, seeds 0-2")
     assert plot.figure._suptitle.get_text() == "profile cpu, dataset lspet, seeds 0-2"
+
+
+def test_epochs_to_fraction_of_best_per_run_then_over_seeds():
+    import pandas as pd
+
+    from lib.tables import epochs_to_fraction
+
+    curves = pd.DataFrame({
+        "split": ["d"] * 8, "role": ["transfer"] * 4 + ["random"] * 4, "seed": [0, 0, 1, 1, 0, 0, 0, 0],
+        "epoch": [1, 2, 1, 2, 1, 2, 3, 4], "val_Mean": [50.0, 52.0, 40.0, 60.0, 10.0, 30.0, 45.0, 47.0]})
+    out = epochs_to_fraction(curves, 0.9).set_index("role")
+    # transfer: seed 0 reaches 90% of 52 at epoch 1, seed 1 (90% of 60 = 54) at epoch 2; random: 42.3 at epoch 3
+    assert out.loc["transfer", "epoch to 90% of best"] == 1.5 and out.loc["transfer", "seeds"] == "0,1"
+    assert (out.loc["transfer", "min"], out.loc["transfer", "max"]) == (1, 2)
+    assert out.loc["random", "epoch to 90% of best"] == 3
+    assert epochs_to_fraction(curves.iloc[:0]).empty
