@@ -32,7 +32,7 @@ from lib import inference as I
 from lib.data.augment import DeviceData
 from lib.data.pack import crop_person, read_image
 from lib.data.poseset import PoseSet
-from lib.data.preview import draw_skeleton
+from lib.data.preview import draw_skeleton, save_figure
 from lib.experiments import PROFILES, Experiment, make_experiment
 from lib.heatmaps import PYRAMID_SCALES, flip_pairs_for
 from lib.joints import MPII_JOINTS
@@ -104,11 +104,7 @@ def draw(image: Image.Image, p: Prediction, out: str | Path, *, min_score: float
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    return out
+    return save_figure(fig, out)
 
 
 def _parse_box(text: str | None) -> tuple[float, ...] | None:

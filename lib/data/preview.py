@@ -89,8 +89,13 @@ def preview(ps: PoseSet, out: str | Path, *, n: int = 16, seed: int = 0, aug: Au
         ax.set_title(f"#{int(index[b])}", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
+    return save_figure(fig, out)
+
+
+def save_figure(fig: Figure, out: str | Path, dpi: int = 100) -> Path:
+    """Lay out ``fig`` and write it to ``out`` (folders created); returns the path."""
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    fig.savefig(out, dpi=dpi)
     return out
