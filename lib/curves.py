@@ -106,3 +106,44 @@ def plan_hours_at(profile: str, training_macs_per_s: float) -> float:
     """
     macs: dict = {}
     return sum(estimated_cost(e, macs) for e in priority_plan(profile)) / training_macs_per_s / 3600
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark files (``python -m lib.bench --device cpu --out results/bench/cpu-DATE.json``)
+
+
+def load_bench(pattern: str = "results/bench/cpu-*.json") -> list[dict]:
+    """Every benchmark file matching ``pattern`` (oldest name first), each with its ``file``."""
+    import glob
+    import json
+
+    return [json.loads(Path(f).read_text()) | {"file": f} for f in sorted(glob.glob(pattern))]
+
+
+def bench_table(bench: list[dict]) -> pd.DataFrame:
+    """One row per timing of every file (a failed ``torch.compile`` keeps its error, no timing)."""
+    keys = ("model", "mode", "batch_size", "images_per_s", "speedup", "error")
+    return pd.DataFrame([{"file": b["file"], "device": b["device"], "threads": b["threads"], "date": b["date"][:10],
+                          **{k: r.get(k) for k in keys}} for b in bench for r in b["rows"]])
+
+
+def fast_speeds(bench: list[dict]) -> dict[str, tuple[float, dict]]:
+    """Eager fast-path images/s of each profile's linear baseline (newest file wins), with its file.
+
+    Keys are the profile named before the colon of the benchmark's model label (``cpu``, ``cpu-128``).
+    """
+    out: dict[str, tuple[float, dict]] = {}
+    for b in sorted(bench, key=lambda b: b["date"]):
+        for r in b["rows"]:
+            if "error" not in r and "linear" in r["model"] and r["speedup"] > 1 and "compiled" not in r["mode"]:
+                out[r["model"].split(":")[0]] = (r["images_per_s"], b)
+    return out
+
+
+def recipe_table(recs: Iterable[Record], bench: list[dict]) -> pd.DataFrame:
+    """:func:`run_costs` plus ``idle min``: each run's training images at its model's benchmark speed."""
+    costs = run_costs(recs)
+    speeds = fast_speeds(bench)
+    costs["idle min"] = [row["images"] / speeds[row["profile"]][0] / 60 if row["profile"] in speeds else np.nan
+                         for _, row in costs.iterrows()]
+    return costs

@@ -113,10 +113,6 @@ class TrainResult:
     run_dir: Path
 
     @property
-    def bf16(self) -> bool:
-        return self.precision.bf16
-
-    @property
     def images_per_s(self) -> float:
         return self.images / self.train_seconds if self.train_seconds > 0 else math.nan
 

@@ -93,7 +93,6 @@ def evaluate(model: torch.nn.Module, data: DeviceData, ps: PoseSet, cols: Sequen
     """
     model.eval()
     device = data.device
-    col_t = torch.as_tensor(list(cols), device=device, dtype=torch.long)
     joint_ids = tuple(ps.joint_ids[c] for c in cols)
     pairs = flip_pairs_for(joint_ids) if flip else None
     gen = torch.Generator(device=device).manual_seed(0)  # NO_AUGMENT draws but ignores random numbers

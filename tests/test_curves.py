@@ -55,3 +55,21 @@ def test_plan_hours_at_a_speed_is_the_plans_training_macs_over_it():
     total = sum(estimated_cost(e, macs) for e in priority_plan("cpu"))
     assert curves.plan_hours_at("cpu", total / 3600) == pytest.approx(1.0)
     assert curves.plan_hours_at("cpu", total / 7200) == pytest.approx(2.0)
+
+
+def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_record, tmp_path):
+    import json
+
+    row = {"macs": 10, "batch_size": 16, "mode": "bf16 channels-last"}
+    bench = {"device": "cpu", "threads": 2, "date": "2026-12-02T00:00:00", "precision": "auto", "rows": [
+        {**row, "model": "tiny: 2-stack linear", "mode": "fp32 eager", "images_per_s": 10.0, "speedup": 1.0},
+        {**row, "model": "tiny: 2-stack linear", "images_per_s": 20.0, "speedup": 2.0},
+        {**row, "model": "tiny: 2-stack linear", "mode": "bf16 channels-last compiled", "images_per_s": 40.0,
+         "speedup": 4.0},
+        {"model": "tiny: 2-stack linear", "mode": "compiled", "error": "no compiler"}]}
+    (tmp_path / "cpu-x.json").write_text(json.dumps(bench))
+    loaded = curves.load_bench(str(tmp_path / "cpu-*.json"))
+    assert curves.fast_speeds(loaded)["tiny"][0] == 20.0  # not fp32, not compiled, not the failed row
+    assert len(curves.bench_table(loaded)) == 4
+    table = curves.recipe_table([tiny_record], loaded)
+    assert table.loc[0, "idle min"] == pytest.approx(tiny_record.data["run"]["images"] / 20.0 / 60)
