@@ -8,7 +8,8 @@ images/second, multiply-accumulates per image and, on CUDA, a measured bf16 matm
 the fraction of it reached (training ≈ 3 × forward MACs, 2 FLOP per MAC). With ``--device cpu``
 it times the ``cpu`` profile's models and the ``book`` model in fp32 eager and on the CPU fast
 path (channels-last, with bf16 autocast where the CPU multiplies bf16 natively:
-``lib.hardware``) side by side and prints the ratio. The ``book`` profile's
+``lib.hardware``) side by side and prints the ratio; ``--layouts`` instead times N one-thread processes against one
+N-thread process (:func:`cpu_layouts`, how a CPU sweep should use its cores). The ``book`` profile's
 size (``lib.experiments.book_budget``) assumes 10% of the nominal peak until this is run.
 """
 
@@ -133,6 +134,38 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     return Throughput(name, mode, rate, macs, batch_size)
 
 
+def _layout_worker(cfg: ModelConfig, batch_size: int, iters: int, bf16: bool, threads: int, start, rates) -> None:
+    torch.set_num_threads(threads)
+    start.wait()  # all processes time their steps together
+    r = training_throughput(cfg, torch.device("cpu"), batch_size=batch_size, iters=iters, warmup=2, fast=True, bf16=bf16)
+    rates.put(r.images_per_s)
+
+
+def cpu_layouts(cfg: ModelConfig, *, batch_size: int, iters: int, bf16: bool, cores: int) -> list[dict]:
+    """Aggregate training images/second of ``cores`` cores used two ways: one process with
+    ``cores`` threads, or ``cores`` processes of one thread each training side by side.
+
+    Small models at small batches leave intra-op threads idle (each convolution is short), so a
+    CPU sweep of many independent runs may finish sooner one run per core
+    (``python -m lib.train --all --parallel N --threads 1``).
+    """
+    ctx = torch.multiprocessing.get_context("spawn")
+    rows = []
+    for processes, threads in ((1, cores), (cores, 1)):
+        start, rates = ctx.Barrier(processes), ctx.Queue()
+        procs = [ctx.Process(target=_layout_worker, args=(cfg, batch_size, iters, bf16, threads, start, rates))
+                 for _ in range(processes)]
+        for proc in procs:
+            proc.start()
+        total = sum(rates.get(timeout=3600) for _ in procs)
+        for proc in procs:
+            proc.join()
+        rows.append({"processes": processes, "threads": threads, "images_per_s": total})
+    for row in rows:
+        row["ratio"] = row["images_per_s"] / rows[0]["images_per_s"]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
@@ -140,12 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=None, help="timed steps (default: 20 on CUDA, 4 on CPU)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
+    parser.add_argument("--layouts", action="store_true",
+                        help="CPU only: instead, time the cpu profile's models as one N-thread process "
+                        "and as N one-thread processes side by side")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--out", default=None, help="also write the JSON to this file")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     cuda = device.type == "cuda"
+    if args.layouts and cuda:
+        parser.error("--layouts compares ways of sharing CPU cores; add --device cpu")
     if not cuda and args.threads:
         torch.set_num_threads(args.threads)
     iters, warmup = args.iters or (20 if cuda else 4), 5 if cuda else 2  # warm-up includes compilation
@@ -160,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
               + (f", {nominal / 1e12:.0f} nominal" if nominal else ""))
     modes = [(False, False), (True, False)] + ([(True, True)] if args.compile else [])
     rows = []
-    for label, experiment, profile in (MODELS if cuda else CPU_MODELS):
+    for label, experiment, profile in () if args.layouts else (MODELS if cuda else CPU_MODELS):
         exp = make_experiment(experiment, profile)
         cfg, batch = exp.model, args.batch or exp.schedule.batch_size
         base = None
@@ -184,6 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     out = {"device": name, "threads": None if cuda else torch.get_num_threads(), "precision": prec.reason,
            "torch": torch.__version__, "ceiling_flops": ceiling, "nominal_flops": nominal, "rows": rows,
            "git": git_state(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if args.layouts:
+        out["layouts"] = []
+        for label, experiment, profile in CPU_MODELS[:2]:
+            exp = make_experiment(experiment, profile)
+            for row in cpu_layouts(exp.model, batch_size=args.batch or exp.schedule.batch_size, iters=max(iters, 20),
+                                   bf16=prec.bf16, cores=torch.get_num_threads()):
+                out["layouts"].append({"model": label, **row})
+                print(f"{label:<30} {row['processes']} process(es) x {row['threads']} thread(s): "
+                      f"{row['images_per_s']:7.1f} img/s in all  x{row['ratio']:4.2f}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     if args.json:

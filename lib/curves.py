@@ -127,6 +127,14 @@ def bench_table(bench: list[dict]) -> pd.DataFrame:
                           **{k: r.get(k) for k in keys}} for b in bench for r in b["rows"]])
 
 
+def layout_table(bench: list[dict]) -> pd.DataFrame:
+    """``lib.bench --layouts`` timings: one process with every core's thread against one
+    one-thread process per core, in aggregate images/second and as a ratio to the first."""
+    keys = ("model", "processes", "threads", "images_per_s", "ratio")
+    return pd.DataFrame([{"file": b["file"], "device": b["device"], "date": b["date"][:10], **{k: r[k] for k in keys}}
+                         for b in bench for r in b.get("layouts", [])])
+
+
 def fast_speeds(bench: list[dict]) -> dict[str, tuple[float, dict]]:
     """Eager fast-path images/s of each profile's linear baseline (newest file wins), with its file.
 

@@ -11,7 +11,10 @@ studies' most needed runs first) with one progress line per run: how many are le
 estimated time, from the measured speed of this sweep's runs so far. It can run for hours in
 the background (``nohup ... &``); started again, it skips finished records. ``--chunk I/N`` runs the
 I-th of N slices of similar cost (a GPU session's share); ``--parallel K`` runs K experiments
-at once, each in its own process on the same device, and reports the aggregate images/second.
+at once, each in its own process on the same device (their epoch lines passed on as they come),
+and reports the aggregate images/second. On a CPU, ``--parallel N --threads 1`` (one run per
+core) trains the ``cpu`` profile's small models faster in all than one N-thread run
+(``python -m lib.bench --device cpu --layouts``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 import time
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -54,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
     p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
     p.add_argument("--allow-slow", action="store_true", help="run even if a CPU would take hours")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1; a background sweep: all cores)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads of each run (default 1)")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N iterations")
     p.add_argument("--checkpoint-dir", default=None, help="run folders (default .cache/runs)")
     p.add_argument("--data-root", default=None, help="datasets folder (default $POSE_DATA)")
@@ -90,9 +94,9 @@ def run_one(exp: Experiment, args: argparse.Namespace) -> dict | None:
 
 
 def child_command(exp: Experiment, args: argparse.Namespace) -> list[str]:
-    """The command line that runs ``exp`` alone (for ``--parallel``)."""
+    """The command line that runs ``exp`` alone (for ``--parallel``); its epoch lines stay on."""
     cmd = [sys.executable, "-m", "lib.train", exp.name, "--profile", exp.profile, "--dataset", exp.data.dataset,
-           "--seed", str(exp.seed), "--json", "--quiet", "--device", args.device, "--precision", args.precision,
+           "--seed", str(exp.seed), "--json", "--device", args.device, "--precision", args.precision,
            "--threads", str(args.threads), "--checkpoint-every", str(args.checkpoint_every)]
     for flag, value in (("--results", args.results), ("--checkpoint-dir", args.checkpoint_dir),
                         ("--data-root", args.data_root)):
@@ -107,14 +111,18 @@ class RunFailed(RuntimeError):
 
 
 def run_in_child(exp: Experiment, args: argparse.Namespace) -> dict:
-    proc = subprocess.run(child_command(exp, args), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RunFailed(f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}")
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    mean = res["metrics"].get("Mean")
-    print(f"{exp.name} seed {exp.seed} ({'cached' if res['cached'] else 'trained'}): "
-          f"Mean {math.nan if mean is None else mean:.1f}", flush=True)
-    return res
+    """Run ``exp`` in a child process, passing its epoch lines on as they come; its JSON summary last."""
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(child_command(exp, args), stdout=subprocess.PIPE, stderr=err, text=True)
+        last = ""
+        for line in proc.stdout:
+            if last:
+                print(last, end="", flush=True)
+            last = line
+        if proc.wait() != 0:
+            err.seek(0)
+            raise RunFailed(f"exit {proc.returncode}: {err.read().strip()[-2000:]}")
+    return json.loads(last)
 
 
 class SweepProgress:

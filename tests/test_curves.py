@@ -71,5 +71,13 @@ def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_rec
     loaded = curves.load_bench(str(tmp_path / "cpu-*.json"))
     assert curves.fast_speeds(loaded)["tiny"][0] == 20.0  # not fp32, not compiled, not the failed row
     assert len(curves.bench_table(loaded)) == 4
+    assert curves.layout_table(loaded).empty
+    layouts = {**bench, "rows": [], "layouts": [
+        {"model": "tiny: 2-stack linear", "processes": 1, "threads": 2, "images_per_s": 50.0, "ratio": 1.0},
+        {"model": "tiny: 2-stack linear", "processes": 2, "threads": 1, "images_per_s": 75.0, "ratio": 1.5}]}
+    (tmp_path / "cpu-y.json").write_text(json.dumps(layouts))
+    loaded = curves.load_bench(str(tmp_path / "cpu-*.json"))
+    assert list(curves.layout_table(loaded)["ratio"]) == [1.0, 1.5] and len(curves.bench_table(loaded)) == 4
+    assert curves.fast_speeds(loaded)["tiny"][0] == 20.0
     table = curves.recipe_table([tiny_record], loaded)
     assert table.loc[0, "idle min"] == pytest.approx(tiny_record.data["run"]["images"] / 20.0 / 60)

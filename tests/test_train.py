@@ -273,3 +273,31 @@ def test_cpu_bf16_path_stays_close_to_fp32():
         assert (f.float() - r).abs().max() <= 0.03 * (r.max() - r.min())
     lr, lf = loss_fn(ref, batch.targets, batch.weights), loss_fn(fast, batch.targets, batch.weights)
     assert abs(lf.item() - lr.item()) <= 0.02 * lr.item()
+
+
+def test_parallel_sweep_streams_each_runs_epoch_lines(tmp_path):
+    """``--all --parallel 2`` runs each experiment in its own process and passes its epoch lines on."""
+    args = ["--profile", "tiny", "--all", "--experiments", "pbn/linear,pbn/deep", "--seeds", "0", "--parallel", "2",
+            "--results", str(tmp_path / "results"), "--checkpoint-dir", str(tmp_path / "runs"), "--json"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "lib.train", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    out = json.loads(lines[-1])
+    assert out["runs"] == 2 and out["trained"] == 2 and not out["failed"]
+    epochs = make_experiment("pbn/linear", "tiny").schedule.epochs
+    for name in ("pbn/linear", "pbn/deep"):
+        assert any(line.startswith(f"{name} s0 epoch {epochs}/{epochs}:") for line in lines), proc.stdout
+        assert any(line.startswith(f"{name} seed 0 (trained): Mean") for line in lines), proc.stdout
+    assert len(list((tmp_path / "results").rglob("*.json"))) == 2
+
+
+def test_cpu_layouts_time_one_process_and_one_per_core():
+    """``lib.bench --layouts``: one 2-thread process against two 1-thread processes, each timed for real."""
+    from lib.bench import cpu_layouts
+
+    rows = cpu_layouts(make_experiment("pbn/linear", "tiny").model, batch_size=2, iters=2, bf16=False, cores=2)
+    assert [(r["processes"], r["threads"]) for r in rows] == [(1, 2), (2, 1)]
+    assert all(math.isfinite(r["images_per_s"]) and r["images_per_s"] > 0 for r in rows)
+    assert rows[0]["ratio"] == 1.0 and rows[1]["ratio"] == rows[1]["images_per_s"] / rows[0]["images_per_s"]
