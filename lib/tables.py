@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from lib import joints as J
-from lib.claims import (HARD, KPT_PAPER_TABLE, OCCLUSION_CODES, PAPER_SCALE, PAPER_TABLES, Comparison, RecordSource,
+from lib.claims import (HARD, KPT_PAPER_TABLE, MEAN, OCCLUSION_CODES, PAPER_SCALE, PAPER_TABLES, Comparison, RecordSource,
                         Selection, common_joints, measure_comparison, seeds_text, selected_hits, trains_large_pair)
+from lib.claims import column as paper_column
 from lib.experiments import KPT_ROLES, kpt_subsets
 from lib.metrics import visibility_tables
 from lib.stats import MIN_SEEDS, config_mean, pooled_pck
@@ -227,6 +228,33 @@ def kpt_table(source: RecordSource, split: str) -> pd.DataFrame:
         row["seeds"] = len(runs)
         rows[role] = row
     return pd.DataFrame(rows).T.astype({"seeds": int})
+
+
+def kpt_differences(source: RecordSource, split: str) -> pd.DataFrame:
+    """Transfer − random and frozen − random on S2 of ``split``, per column of the paper's table.
+
+    Each cell is the difference of seed-mean PCK with its 95% interval (:func:`lib.stats.config_diff`
+    via :func:`lib.claims.measure_comparison`: Welch t over seeds plus the shared image variance),
+    the question Tables 2-5 answer by eye; ``needs 2 seeds`` with one seed a side.
+    """
+    cols = list(PAPER_TABLES[KPT_PAPER_TABLE[split]].columns)
+    rows: dict[str, dict[str, str]] = {}
+    for role in ("transfer", "frozen"):
+        row, seeds = {}, ""
+        for col in cols:
+            sel = MEAN if col == "Mean" else paper_column(col)
+            try:
+                m = measure_comparison(source, Comparison(f"kpt/{split}-{role}", f"kpt/{split}-random", sel))
+            except LookupError:
+                row[col] = "no record"
+                continue
+            except ValueError:
+                row[col] = "not measurable"
+                continue
+            ci = _ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
+            row[col], seeds = f"{m.diff.estimate:+.1f} {ci}", m.seeds()
+        rows[f"{role} − random"] = {**row, "seeds": seeds}
+    return pd.DataFrame(rows).T
 
 
 def beside_paper(ours: pd.DataFrame, paper_key: str, ours_label: str) -> pd.DataFrame:

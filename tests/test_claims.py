@@ -336,6 +336,18 @@ def test_kptransfer_tables(results):
     assert list(t.index) == ["transfer", "frozen", "random"]
     assert list(t.columns) == ["Wri.", "Hip", "Ank.", "Mean", "epochs", "seeds"]
     assert t.loc["frozen", "Mean"] < t.loc["random", "Mean"] < t.loc["transfer", "Mean"]
+    one_seed = T.kpt_differences(src, "c")
+    assert list(one_seed.index) == ["transfer − random", "frozen − random"]
+    assert list(one_seed.columns) == ["Wri.", "Hip", "Ank.", "Mean", "seeds"]
+    assert one_seed.loc["transfer − random", "Mean"].endswith("needs 2 seeds (1)")
+    assert T.kpt_differences(src, "d").loc["frozen − random", "Mean"] == "no record"
+    for role, rate in (("transfer", 0.7), ("frozen", 0.2), ("random", 0.6)):
+        fake_record(results, f"kpt/c-{role}", 1, rate, curve=(5.0, 15.0))
+    two = T.kpt_differences(source(results, seeds=(0, 1)), "c")
+    est, low, high = (float(x) for x in two.loc["transfer − random", "Mean"].replace("[", "").replace("]", "")
+                      .replace(",", "").split())
+    assert low < est < high and 3 < est < 17 and two.loc["transfer − random", "seeds"] == "0, 1 vs 0, 1"
+    assert float(two.loc["frozen − random", "Wri."].split()[0]) < -20
     curves = T.convergence_frame(src, ["c"])
     assert set(curves["role"]) == {"transfer", "frozen", "random"} and len(curves) == 6
     splits = T.kpt_splits("lspet")
