@@ -3,7 +3,7 @@
 Every table here averages over the seeds that have a record and says how many; rows without a
 record are kept and left empty, so a missing run is visible rather than silently dropped. Rows
 printed beside a paper's carry their scale (:data:`SCALE`: dataset, input size, stacks, channels,
-seeds, test-time augmentation), the paper's rows theirs (:data:`lib.claims.PAPER_SCALE`), so a
+seeds, test-time augmentation), the paper's rows theirs (:data:`lib.paper.PAPER_SCALE`), so a
 three-stack 128×128 row never reads as the paper's eight-stack one. Intervals are those of the
 verdicts (:func:`lib.stats.config_mean`: t over seeds plus the image variance shared by runs). The
 layouts follow the papers: PBN Tables 1-5 (per-joint PCK: Head, Sho., Elb., Wri., Hip, Knee,
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from lib import joints as J
-from lib.claims import (HARD, KPT_PAPER_TABLE, MEAN, OCCLUSION_CODES, PAPER_SCALE, PAPER_TABLES, Comparison, RecordSource,
-                        Selection, common_joints, measure_comparison, seeds_text, selected_hits, trains_large_pair)
-from lib.claims import column as paper_column
-from lib.experiments import KPT_ROLES, kpt_subsets
+from lib.claims import RecordSource, common_joints, measure_comparison, seeds_text, selected_hits
+from lib.experiments import kpt_subsets
 from lib.metrics import visibility_tables
+from lib.paper import HARD, KPT_PAPER_TABLE, MEAN, PAPER_SCALE, PAPER_TABLES, Comparison, Selection, trains_large_pair
+from lib.paper import column as paper_column
 from lib.stats import MIN_SEEDS, config_mean, pooled_pck
 
 #: Column order of the papers' per-joint tables.
@@ -258,10 +258,10 @@ def kpt_differences(source: RecordSource, split: str) -> pd.DataFrame:
 
 
 def beside_paper(ours: pd.DataFrame, paper_key: str, ours_label: str) -> pd.DataFrame:
-    """``ours`` stacked over the paper's table ``paper_key`` (:data:`lib.claims.PAPER_TABLES`).
+    """``ours`` stacked over the paper's table ``paper_key`` (:data:`lib.paper.PAPER_TABLES`).
 
     Shared score columns, then the :data:`SCALE` columns ``ours`` has, filled for the paper's rows
-    from :data:`lib.claims.PAPER_SCALE`: what each row measured stays beside its numbers.
+    from :data:`lib.paper.PAPER_SCALE`: what each row measured stays beside its numbers.
     """
     return blocks_beside_paper({ours_label: ours}, paper_key)
 
@@ -282,7 +282,7 @@ def blocks_beside_paper(blocks: dict[str, pd.DataFrame], paper_key: str) -> pd.D
 
 def table6_pairs(profile: str) -> list[tuple[str, str]]:
     """The rows of the Table 6-7 analogues: both baselines and the PBN at the ablations' size, and the
-    large pair where ``profile``'s plan trains it (:func:`lib.claims.trains_large_pair`)."""
+    large pair where ``profile``'s plan trains it (:func:`lib.paper.trains_large_pair`)."""
     rows = [("pbn/linear", "Linear BS"), ("pbn/deep", "Deep BS"), ("pbn/mi5-d1-w64", "Ours")]
     if trains_large_pair(profile):
         rows += [("pbn/large-deep", "Deep BS (large)"), ("pbn/large-mi5", "Ours (large)")]
@@ -302,7 +302,7 @@ def caption(source: RecordSource, names: Sequence[str], what: str = "") -> str:
             f"{seeds_text(source.seeds)}; {len(runs)} of {len(names) * len(source.seeds)} runs have records.*")
 
 
-#: The columns of the occlusion table: label and :data:`lib.claims.VISIBILITIES` value.
+#: The columns of the occlusion table: label and :data:`lib.paper.VISIBILITIES` value.
 OCCLUSION_COLUMNS: tuple[tuple[str, str], ...] = (("visible", "visible"), ("self-occluded", "self_occluded"),
                                                    ("other-occluded", "other_occluded"))
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from lib import claims as C
+from lib import paper
 from lib import joints as J
 from lib import tables as T
 from lib.experiments import KPT_NAMES, experiment_names, make_experiment
@@ -69,31 +70,31 @@ def source(results, **kw) -> C.RecordSource:
 
 
 def test_claim_ids_are_unique_and_every_compared_experiment_exists():
-    ids = [c.id for c in C.CLAIMS]
+    ids = [c.id for c in paper.CLAIMS]
     assert len(ids) == len(set(ids))
     known = set(experiment_names())
-    assert set(C.experiments_of()) <= known
-    assert {c.chapter for c in C.CLAIMS} == {"mi", "pbn", "kpt"}
-    assert all(c.comparisons for c in C.CLAIMS if c.kind == "records")
-    assert all(c.note for c in C.CLAIMS if c.kind == "untested")
+    assert set(paper.experiments_of()) <= known
+    assert {c.chapter for c in paper.CLAIMS} == {"mi", "pbn", "kpt"}
+    assert all(c.comparisons for c in paper.CLAIMS if c.kind == "records")
+    assert all(c.note for c in paper.CLAIMS if c.kind == "untested")
 
 
 def test_both_papers_are_covered():
-    by_paper = pd.Series([c.paper for c in C.CLAIMS]).value_counts()
+    by_paper = pd.Series([c.paper for c in paper.CLAIMS]).value_counts()
     assert by_paper["PBN"] >= 20 and by_paper["KPTransfer"] >= 10
-    where = " ".join(c.where for c in C.CLAIMS)
+    where = " ".join(c.where for c in paper.CLAIMS)
     for ref in ("Fig. 2(b)", "Fig. 5(a)", "Fig. 5(b)", "Fig. 5(c)", "Fig. 5(d)", "Fig. 5(e)", "Fig. 5(f)", "Table 6",
                 "Table 7", "Table 2", "Table 3", "Table 4", "Table 5", "Fig. 3"):
         assert ref in where, ref
 
 
 def test_paper_tables_use_the_layout_columns():
-    for key, table in C.PAPER_TABLES.items():
+    for key, table in paper.PAPER_TABLES.items():
         assert set(table.columns) - {"Invisible", "Visible", "Overall", "Params (M)"} <= set(T.LAYOUT), key
     # KPTransfer's averages are the means of its columns (to the paper's rounding)
-    t = C.PAPER_TABLES["KPTransfer Table 5"]
+    t = paper.PAPER_TABLES["KPTransfer Table 5"]
     assert t.loc["transfer", "Mean"] == pytest.approx(t.loc["transfer", ["Head", "Elb.", "Knee"]].mean(), abs=0.1)
-    t7 = C.PAPER_TABLES["PBN Table 7"]
+    t7 = paper.PAPER_TABLES["PBN Table 7"]
     assert (t7.loc["Ours (8 stacks)"] - t7.loc["Deep BS (8 stacks)"])[["Wri.", "Hip", "Ank."]].round(2).tolist() == [
         2.02, 1.85, 1.91]
 
@@ -132,7 +133,7 @@ def test_aggregate_needs_every_comparison():
 
 def test_a_no_difference_claim_needs_a_margin():
     with pytest.raises(ValueError, match="margin"):
-        C.Claim("x", "PBN", "", "", "", "pbn", (C.Comparison("pbn/linear", "pbn/deep"),), "A ≈ B")
+        paper.Claim("x", "PBN", "", "", "", "pbn", (paper.Comparison("pbn/linear", "pbn/deep"),), "A ≈ B")
 
 
 # ---- verdicts from records ------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def test_a_clear_gain_is_confirmed_and_labelled_smoke(results):
     for s, (a, b) in enumerate([(0.80, 0.40), (0.82, 0.41), (0.79, 0.43)]):
         fake_record(results, "pbn/mi5-d1-w64", s, a)
         fake_record(results, "pbn/linear", s, b)
-    table = C.claim_table(source(results, seeds=(0, 1, 2)), [C.CLAIMS_BY_ID["pbn-vs-linear"]])
+    table = C.claim_table(source(results, seeds=(0, 1, 2)), [paper.CLAIMS_BY_ID["pbn-vs-linear"]])
     row = table.iloc[0]
     assert row["verdict"] == "confirmed (smoke)"
     assert row["why"] == "interval above 0 (seeds 0-2 vs 0-2)"
@@ -154,7 +155,7 @@ def test_a_reversed_difference_is_not_confirmed(results):
         fake_record(results, "pbn/mi5-d1-w64", s, 0.3 + 0.01 * s)
         fake_record(results, "pbn/deep", s, 0.8 - 0.01 * s)
     src = source(results, seeds=(0, 1, 2))
-    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    rows = C.comparison_rows(src, [paper.CLAIMS_BY_ID["pbn-vs-deep"]])
     assert rows.loc[0, "verdict"] == "not confirmed"
     assert rows.loc[0, "estimate"] == pytest.approx(-50, abs=8)
     assert rows.loc[0, "low"] < rows.loc[0, "estimate"] < rows.loc[0, "high"]
@@ -163,7 +164,7 @@ def test_a_reversed_difference_is_not_confirmed(results):
 
 def test_missing_runs_give_no_record_and_name_them(results):
     fake_record(results, "pbn/mi5-d1-w64", 0, 0.5)
-    table = C.claim_table(source(results), [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    table = C.claim_table(source(results), [paper.CLAIMS_BY_ID["pbn-vs-deep"]])
     assert table.loc[0, "verdict"] == "no record"
     assert "pbn/deep s0" in table.loc[0, "why"] and "pbn/deep s1" in table.loc[0, "why"]
 
@@ -173,7 +174,7 @@ def test_one_seed_on_a_side_is_inconclusive_and_named(results):
     fake_record(results, "pbn/mi5-d1-w64", 0, 0.9)
     fake_record(results, "pbn/mi5-d1-w64", 1, 0.9)
     fake_record(results, "pbn/deep", 0, 0.2)
-    table = C.claim_table(source(results), [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    table = C.claim_table(source(results), [paper.CLAIMS_BY_ID["pbn-vs-deep"]])
     assert table.loc[0, "verdict"] == "inconclusive (1 seed) (smoke)"
     why = table.loc[0, "why"]
     assert "seeds 0, 1 vs 0" in why and "at least 2 seeds per side" in why and "pbn/deep s1" in why
@@ -184,14 +185,14 @@ def test_no_difference_at_the_floor_is_not_confirmed(results):
     for s in (0, 1, 2):
         fake_record(results, "pbn/overlap", s, 0.02)
         fake_record(results, "pbn/mi5-d1-w64", s, 0.02)
-    rows = C.comparison_rows(source(results, seeds=(0, 1, 2)), [C.CLAIMS_BY_ID["pbn-overlap"]])
-    assert rows.loc[0, "high"] < C.NO_DIFFERENCE_MARGIN + 2  # a narrow interval near 0 ...
+    rows = C.comparison_rows(source(results, seeds=(0, 1, 2)), [paper.CLAIMS_BY_ID["pbn-overlap"]])
+    assert rows.loc[0, "high"] < paper.NO_DIFFERENCE_MARGIN + 2  # a narrow interval near 0 ...
     assert rows.loc[0, "verdict"] == "inconclusive" and "floor" in rows.loc[0, "reason"]  # ... but at the floor
 
 
 def test_not_confirmed_in_a_family_needs_the_bonferroni_interval(results):
     """pbn-depth-2 has four comparisons: a reversal must hold at 1 − 0.05/4 to count against the claim."""
-    claim = C.CLAIMS_BY_ID["pbn-depth-2"]
+    claim = paper.CLAIMS_BY_ID["pbn-depth-2"]
     fam = len(claim.comparisons)
     diff = Interval(1.0, 0.05, 1.95, 0.95, "test", 3, 3, 3, se=0.3, df=4.0)  # barely above 0 at 95%
     m = C.Measurement(diff, (0, 1, 2), (0, 1, 2), 60.0, 59.0)
@@ -204,21 +205,21 @@ def test_not_confirmed_in_a_family_needs_the_bonferroni_interval(results):
 
 
 def test_a_profile_without_records_says_no_record(results):
-    table = C.claim_table(C.RecordSource("book", results_dir=results), [C.CLAIMS_BY_ID["pbn-vs-deep"]])
+    table = C.claim_table(C.RecordSource("book", results_dir=results), [paper.CLAIMS_BY_ID["pbn-vs-deep"]])
     assert table.loc[0, "verdict"] == "no record" and "pbn/mi5-d1-w64 s0" in table.loc[0, "why"]
 
 
 def test_invisible_claims_are_not_measurable_without_invisible_joints(results):
     for name in ("pbn/mi5-d1-w64", "pbn/deep"):
         fake_record(results, name, 0, 0.5, visible_rate=1.0)
-    table = C.claim_table(source(results, seeds=(0,)), [C.CLAIMS_BY_ID["pbn-occluded"]])
+    table = C.claim_table(source(results, seeds=(0,)), [paper.CLAIMS_BY_ID["pbn-occluded"]])
     assert table.loc[0, "verdict"] == "not measurable (smoke)"
 
 
 def test_runs_all_at_zero_cannot_show_a_difference(results):
     for name in ("pbn/large-mi5", "pbn/large-deep"):
         fake_record(results, name, 0, 0.0)
-    table = C.claim_table(source(results, seeds=(0,)), [C.CLAIMS_BY_ID["pbn-table6-overall"]])
+    table = C.claim_table(source(results, seeds=(0,)), [paper.CLAIMS_BY_ID["pbn-table6-overall"]])
     assert table.loc[0, "verdict"] == "not measurable (smoke)" and "every run scores 0%" in table.loc[0, "why"]
 
 
@@ -228,9 +229,9 @@ def test_negative_transfer_compares_on_joints_both_runs_predict(results):
         fake_record(results, "pbn/linear", s, 0.3 - 0.01 * s)
     src = source(results, seeds=(0, 1, 2))
     recs = src.runs("pbn/no-ankles") + src.runs("pbn/linear")
-    assert C.common_joints(recs, C.LOWER_NO_ANKLES) == J.idx("r_knee", "r_hip", "l_hip", "l_knee", "pelvis")
-    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-negative-transfer-upper"],
-                                   C.CLAIMS_BY_ID["pbn-negative-transfer-lower"]])
+    assert C.common_joints(recs, paper.LOWER_NO_ANKLES) == J.idx("r_knee", "r_hip", "l_hip", "l_knee", "pelvis")
+    rows = C.comparison_rows(src, [paper.CLAIMS_BY_ID["pbn-negative-transfer-upper"],
+                                   paper.CLAIMS_BY_ID["pbn-negative-transfer-lower"]])
     assert rows["verdict"].tolist() == ["confirmed", "not confirmed"]
 
 
@@ -241,7 +242,7 @@ def test_training_loss_and_convergence_use_per_seed_differences(results):
         fake_record(results, "kpt/d-transfer", s, 0.5, curve=(30.0 + s, 40.0, 45.0, 46.0))
         fake_record(results, "kpt/d-random", s, 0.5, curve=(10.0, 20.0 + s, 30.0))
     src = source(results, seeds=(0, 1, 2))
-    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-fusion-3-loss"], C.CLAIMS_BY_ID["kpt-convergence-d"]])
+    rows = C.comparison_rows(src, [paper.CLAIMS_BY_ID["pbn-fusion-3-loss"], paper.CLAIMS_BY_ID["kpt-convergence-d"]])
     assert rows["verdict"].tolist() == ["confirmed", "confirmed"]
     assert rows.loc[0, "method"] == "t over seeds" and rows.loc[0, "seeds"] == "0-2 (paired)"
     # convergence compares the epochs both runs have: the first three
@@ -268,10 +269,10 @@ def test_structural_mi_claims_on_mpii():
 
 
 def test_untested_claims_and_overview():
-    table = C.claim_table(None, [c for c in C.CLAIMS if c.kind == "untested"])
+    table = C.claim_table(None, [c for c in paper.CLAIMS if c.kind == "untested"])
     assert set(table["verdict"]) == {"not tested"}
-    overview = C.claims_overview()
-    assert len(overview) == len(C.CLAIMS) and overview.index.is_unique
+    overview = paper.claims_overview()
+    assert len(overview) == len(paper.CLAIMS) and overview.index.is_unique
     counts = C.verdict_counts(table.assign(paper=["PBN"] * len(table)))
     assert counts.loc["PBN", "not tested"] == len(table)
 
@@ -356,10 +357,10 @@ def test_kptransfer_tables(results):
 
 
 def test_styled_verdicts_render():
-    table = C.claim_table(None, [C.CLAIMS_BY_ID["pbn-mpii-test"]])
+    table = C.claim_table(None, [paper.CLAIMS_BY_ID["pbn-mpii-test"]])
     html = T.style_verdicts(table).to_html()
     assert "not tested" in html and "background-color: #eeeeee" in html
-    other = T.style_verdicts(C.claim_table(None, [C.CLAIMS_BY_ID["pbn-lsp-test"]])).to_html()
+    other = T.style_verdicts(C.claim_table(None, [paper.CLAIMS_BY_ID["pbn-lsp-test"]])).to_html()
     assert html.split("{")[0] != other.split("{")[0]  # two tables on one page must not share CSS ids
 
 
@@ -380,9 +381,9 @@ def cpu_records(results, seeds=(0, 1, 2), *, pbn_hidden: float = 0.7, deep_hidde
 def test_occlusion_claims_read_the_occlusion_dataset(results):
     src = cpu_records(results)
     assert (src.dataset, src.occlusion_dataset) == ("lspet", "synthetic-mpii")
-    assert src.for_claim(C.CLAIMS_BY_ID["pbn-fig7"]) is src.occlusion and src.occlusion.dataset == "synthetic-mpii"
-    assert src.for_claim(C.CLAIMS_BY_ID["pbn-vs-deep"]) is src
-    claims = C.profile_claims("cpu", [C.CLAIMS_BY_ID[i] for i in ("pbn-occluded", "pbn-table6-invisible", "pbn-fig7",
+    assert src.for_claim(paper.CLAIMS_BY_ID["pbn-fig7"]) is src.occlusion and src.occlusion.dataset == "synthetic-mpii"
+    assert src.for_claim(paper.CLAIMS_BY_ID["pbn-vs-deep"]) is src
+    claims = paper.profile_claims("cpu", [paper.CLAIMS_BY_ID[i] for i in ("pbn-occluded", "pbn-table6-invisible", "pbn-fig7",
                                                                    "pbn-table6-visible", "pbn-vs-deep")])
     rows = C.comparison_rows(src, claims)
     assert list(rows.columns) == ["claim", "comparison", "A", "B", "joints", "metric", "direction", "estimate", "low",
@@ -402,11 +403,11 @@ def test_occlusion_claims_read_the_occlusion_dataset(results):
 
 def test_occlusion_claims_without_labels_or_records(results):
     src = cpu_records(results, seeds=(0, 1), occlusion=False)
-    rows = C.comparison_rows(src, [C.CLAIMS_BY_ID["pbn-fig7"], C.CLAIMS_BY_ID["pbn-occluded"]])
+    rows = C.comparison_rows(src, [paper.CLAIMS_BY_ID["pbn-fig7"], paper.CLAIMS_BY_ID["pbn-occluded"]])
     assert rows["verdict"].tolist() == ["not measurable", "not measurable", "confirmed"]
     assert "stores no occlusion labels" in rows.loc[0, "reason"] and "--force" in rows.loc[0, "reason"]
     empty = C.RecordSource("cpu", results_dir=results / "none")
-    table = C.claim_table(empty, [C.CLAIMS_BY_ID["pbn-fig7"]])
+    table = C.claim_table(empty, [paper.CLAIMS_BY_ID["pbn-fig7"]])
     assert table.loc[0, "verdict"] == "no record" and "on synthetic-mpii" in table.loc[0, "why"]
     assert table.loc[0, "our scale"] == ""  # nothing measured: no scale claimed
 
@@ -422,33 +423,33 @@ def test_selections_by_occlusion_type(results):
     assert np.array_equal(self_ev | other_ev, invisible) and not (self_ev & other_ev).any()
     assert self_ev[1::2].sum() == 0 and other_ev[0::2].sum() == 0  # the fake codes alternate by person
     with pytest.raises(ValueError, match="visibility must be one of"):
-        C.Selection("x", None, "hidden")
+        paper.Selection("x", None, "hidden")
 
 
 def test_profile_claims_measure_tables_6_7_with_the_pair_the_plan_trains():
-    assert not C.trains_large_pair("cpu") and C.trains_large_pair("smoke")
-    smoke = {c.id: c for c in C.profile_claims("smoke")}
-    cpu = {c.id: c for c in C.profile_claims("cpu")}
-    assert smoke["pbn-table6-overall"] == C.CLAIMS_BY_ID["pbn-table6-overall"]
-    for cid in C.LARGE_PAIR_CLAIMS:
+    assert not paper.trains_large_pair("cpu") and paper.trains_large_pair("smoke")
+    smoke = {c.id: c for c in paper.profile_claims("smoke")}
+    cpu = {c.id: c for c in paper.profile_claims("cpu")}
+    assert smoke["pbn-table6-overall"] == paper.CLAIMS_BY_ID["pbn-table6-overall"]
+    for cid in paper.LARGE_PAIR_CLAIMS:
         pairs = {(x.a, x.b) for x in cpu[cid].comparisons}
         assert pairs == {("pbn/mi5-d1-w64", "pbn/deep")}, cid
         assert "2 stacks (the paper: eight; profile cpu trains no large pair)" in cpu[cid].statement
-    assert cpu["pbn-fusion-8"] == C.CLAIMS_BY_ID["pbn-fusion-8"]  # not a Table 6-7 claim: stays large
-    assert [c.id for c in C.chapter_claims("pbn", "cpu")] == [c.id for c in C.chapter_claims("pbn")]
+    assert cpu["pbn-fusion-8"] == paper.CLAIMS_BY_ID["pbn-fusion-8"]  # not a Table 6-7 claim: stays large
+    assert [c.id for c in paper.chapter_claims("pbn", "cpu")] == [c.id for c in paper.chapter_claims("pbn")]
 
 
 def test_claim_table_says_the_scale_of_each_verdict(results):
     src = cpu_records(results, seeds=(0, 1))
-    table = C.claim_table(src, C.profile_claims("cpu", [C.CLAIMS_BY_ID[i] for i in (
+    table = C.claim_table(src, paper.profile_claims("cpu", [paper.CLAIMS_BY_ID[i] for i in (
         "pbn-table6-invisible", "pbn-params", "pbn-mpii-test")])).set_index("id")
-    ours, paper = table.loc["pbn-table6-invisible", ["our scale", "paper's scale"]]
+    ours, theirs = table.loc["pbn-table6-invisible", ["our scale", "paper's scale"]]
     assert ours == ("synthetic-mpii, 64×64, 2 stacks, C = 128; 115,200 training images (9,000 people) "
                     "(only this scale)")
-    assert paper == "mpii, 256×256, 8 stacks, C = 256; 5,564,000 training images (all people)"
+    assert theirs == "mpii, 256×256, 8 stacks, C = 256; 5,564,000 training images (all people)"
     assert "paper's size" in table.loc["pbn-params", "our scale"]
     assert table.loc["pbn-mpii-test", ["our scale", "paper's scale"]].tolist() == ["", ""]
-    kpt = C.claim_scales(C.CLAIMS_BY_ID["kpt-c-average"], src)
+    kpt = C.claim_scales(paper.CLAIMS_BY_ID["kpt-c-average"], src)
     assert kpt[0].startswith("lspet, 64×64, 2 stacks, C = 128; ≤ ")  # early stopping: at most
 
 
