@@ -332,3 +332,33 @@ def test_synthetic_train_and_val_differ_and_are_cached(tmp_path):
         load_poseset("synthetic", "train", synthetic=cfg, resolution=128, cache_dir=tmp_path)
     with pytest.raises(ValueError, match=r"only applies to \['synthetic', 'synthetic-mpii'\]"):
         load_poseset("lspet", "train", synthetic=cfg, cache_dir=tmp_path)
+
+
+def test_processes_needing_one_missing_pack_build_it_once(tmp_path, monkeypatch):
+    """A parallel sweep's runs that need the same missing pack at once: one renders it, the others wait and read it."""
+    import threading
+    import time
+
+    synthetic = pytest.importorskip("lib.data.synthetic")
+    render, calls = synthetic.render_poseset, []
+
+    def slow_render(*args, **kw):
+        calls.append(1)
+        time.sleep(0.5)  # long enough for the other loaders to arrive while the pack is missing
+        return render(*args, **kw)
+
+    monkeypatch.setattr(synthetic, "render_poseset", slow_render)
+    cfg = synthetic.SyntheticConfig(num=4, resolution=64)
+    got = [None] * 3
+
+    def load(i: int) -> None:
+        got[i] = load_poseset("synthetic", "train", synthetic=cfg, cache_dir=tmp_path)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert all(g is not None and np.array_equal(g.images, got[0].images) for g in got)
+    assert len(list(tmp_path.glob("synthetic-*.npz"))) == 1

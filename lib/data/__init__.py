@@ -99,25 +99,43 @@ def load_poseset(
     photos = Path(images_dir) if images_dir is not None else None
     sources = pack.pack_sources(name, split, root, photos)
     not_used: list[str] = []  # why cached packs were passed over: warned once the rebuild succeeded
-    if not rebuild:
-        found = None
-        if limit is not None:  # a cached full pack serves any limit
-            full = replace(spec, limit=None)
-            found, why = pack.read_pack(cache / full.file_name(), full, sources)
-            not_used += [why] if why else []
-            if found is not None:
-                found = found.subset(slice(0, limit))
-                if "images" in found.meta:
-                    found.meta["images"] = found.meta["images"][:limit]
-        if found is None:
-            found, why = pack.read_pack(cache / spec.file_name(), spec, sources)
-            not_used += [why] if why else []
-        if found is not None:
-            if found.meta.get("dropped_missing_images"):
-                warnings.warn(f"{name} {split}: the cached pack lacks {found.meta['dropped_missing_images']} "
-                              "people whose images were missing when it was built", stacklevel=2)
-            return found
+    found = None if rebuild else _read_cached(cache, spec, sources, not_used)
+    if found is not None:
+        return found
+    # One builder per pack: a parallel sweep's other processes wait here, then read what it wrote.
+    with pack.build_lock(cache / spec.file_name()):
+        found = None if rebuild else _read_cached(cache, spec, sources, [])
+        return found if found is not None else _build(name, spec, cache, sources, synthetic, data_root, photos,
+                                                       not_used)
 
+
+def _read_cached(cache: Path, spec: "pack.PackSpec", sources: "pack.PackSources | None",
+                 not_used: list[str]) -> PoseSet | None:
+    """The cached pack of ``spec`` (or the first ``spec.limit`` people of the full pack), else None
+    with the reasons appended to ``not_used``."""
+    found = None
+    if spec.limit is not None:  # a cached full pack serves any limit
+        full = replace(spec, limit=None)
+        found, why = pack.read_pack(cache / full.file_name(), full, sources)
+        not_used += [why] if why else []
+        if found is not None:
+            found = found.subset(slice(0, spec.limit))
+            if "images" in found.meta:
+                found.meta["images"] = found.meta["images"][:spec.limit]
+    if found is None:
+        found, why = pack.read_pack(cache / spec.file_name(), spec, sources)
+        not_used += [why] if why else []
+    if found is not None and found.meta.get("dropped_missing_images"):
+        warnings.warn(f"{spec.dataset} {spec.split}: the cached pack lacks {found.meta['dropped_missing_images']} "
+                      "people whose images were missing when it was built", stacklevel=3)
+    return found
+
+
+def _build(name: str, spec: "pack.PackSpec", cache: Path, sources: "pack.PackSources | None",
+           synthetic: "SyntheticConfig | None", data_root: str | Path | None, photos: Path | None,
+           not_used: list[str]) -> PoseSet:
+    """Build the pack of ``spec`` (render or crop), write it to ``cache`` and return what it holds."""
+    limit = spec.limit
     if name in SYNTHETIC_POSES:
         from lib.data.synthetic import render_poseset  # lazy: synthetic imports lib.data itself
 
@@ -133,7 +151,7 @@ def load_poseset(
         raise RuntimeError(f"{name} was built without a {name} folder under the data root; cannot record its sources")
     pack.write_pack(ps, cache / spec.file_name(), spec, sources)
     for why in not_used:
-        warnings.warn(f"{why}; built {cache / spec.file_name()} afresh", stacklevel=2)
+        warnings.warn(f"{why}; built {cache / spec.file_name()} afresh", stacklevel=3)
     # Return what the pack holds (JPEG-decoded crops), so a first run sees the same pixels as
     # every later run that reads the pack.
     written, why = pack.read_pack(cache / spec.file_name(), spec, sources)

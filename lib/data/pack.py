@@ -33,8 +33,10 @@ import json
 import struct
 import warnings
 import zlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -198,6 +200,29 @@ def read_pack(path: Path, spec: PackSpec, sources: PackSources | None) -> tuple[
         if difference is not None:
             return None, f"cached pack {path} is stale, {difference}"
     return ps, None
+
+
+@contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the pack ``path`` (``<path>.lock``, POSIX ``flock``).
+
+    Processes that need the same missing pack at once (``python -m lib.train --all --parallel``)
+    build it once: the first builds, the others wait and then read it. Where ``fcntl`` does not
+    exist (Windows) there is no lock, and each process builds the pack; every write is atomic, so
+    that only costs time.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def write_pack(ps: PoseSet, path: Path, spec: PackSpec, sources: PackSources) -> None:
