@@ -219,7 +219,12 @@ _ROLE_STYLE = {"transfer": ("C0", "-", "transfer learning"), "random": ("C1", "-
 
 
 def convergence(frame: pd.DataFrame, metric: str = "validation PCK, S2 mean (%)") -> Plot:
-    """KPTransfer Fig. 3: validation accuracy by epoch per split; thin lines seeds, thick the seed mean."""
+    """KPTransfer Fig. 3: validation accuracy by epoch per split.
+
+    Thick lines are the seed mean, the band the range of the seeds (where at least two reached that
+    epoch), thin lines the single seeds: early stopping ends runs at different epochs, so the mean
+    of late epochs rests on fewer seeds.
+    """
     splits = list(dict.fromkeys(frame["split"])) or list(J.KPTRANSFER_SPLITS)
     fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits), 3.2), squeeze=False, sharey=True)
     for ax, split in zip(axes.flat, splits):
@@ -230,7 +235,10 @@ def convergence(frame: pd.DataFrame, metric: str = "validation PCK, S2 mean (%)"
                 continue
             for _, s in r.groupby("seed"):
                 ax.plot(s["epoch"], s["val_Mean"], color=colour, ls=ls, lw=0.6, alpha=0.4)
-            m = r.groupby("epoch")["val_Mean"].mean()
+            by_epoch = r.groupby("epoch")["val_Mean"]
+            m, spread = by_epoch.mean(), by_epoch.agg(["min", "max", "count"])
+            spread = spread[spread["count"] >= 2]
+            ax.fill_between(spread.index, spread["min"], spread["max"], color=colour, alpha=0.15, lw=0)
             ax.plot(m.index, m.values, color=colour, ls=ls, lw=2, label=label)
         ax.set_title(f"split ({split})", fontsize=9)
         ax.set_xlabel("epoch")

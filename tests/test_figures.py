@@ -31,6 +31,18 @@ def test_plot_displays_as_png_whatever_the_backend():
     assert repr(plot) == "<Plot: 1 axes: split (d)>"
 
 
+def test_convergence_band_spans_the_seeds_where_two_reached_the_epoch():
+    frame = pd.DataFrame({"split": "c", "role": "transfer", "seed": [0, 0, 0, 1, 1],
+                          "epoch": [1, 2, 3, 1, 2], "val_Mean": [10.0, 20.0, 25.0, 14.0, 30.0]})
+    ax = F.convergence(frame).figure.axes[0]
+    (band,) = ax.collections
+    xs, ys = band.get_paths()[0].vertices.T
+    assert xs.min() == 1 and xs.max() == 2  # epoch 3 has one seed: no band there
+    assert ys.min() == 10.0 and ys.max() == 30.0
+    mean = [line for line in ax.lines if line.get_linewidth() == 2][0]
+    assert list(mean.get_ydata()) == [12.0, 25.0, 25.0]
+
+
 def test_generator_poses_and_their_groups(generator):
     assert generator.joints.shape == (600, 16, 2) and generator.annotated.all()
     groups = P.source_groups(generator, 5)
