@@ -9,6 +9,7 @@ second, prices the runs of the plan that have not run yet (``lib.runner.estimate
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -59,34 +60,56 @@ def plan_records(profile: str, results_dir: str | Path | None = None) -> list[tu
     return [(e, find_record(e, results_dir)) for e in priority_plan(profile)]
 
 
-def sweep_arithmetic(profile: str, results_dir: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
-    """The CPU time of a profile's whole sweep: measured where runs finished, priced where not.
+def busy_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by the union of ``(start, end)`` intervals: runs that trained side by side
+    (``--parallel``) count once, the machine's time rather than the sum of the runs'."""
+    total, reach = 0.0, -np.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
-    Returns a table with one row per plan group (dataset × experiments × seeds, in the plan's
-    order: runs, finished, measured hours, estimated hours left) and a summary: the measured
-    rate (training GMACs per wall second of the finished runs; early stopping makes the
-    estimates for KPTransfer an upper bound), hours done, hours left, the total. With no
-    finished run the rate is unknown and the hours left are NaN.
+
+def _run_interval(rec: Record) -> tuple[float, float]:
+    """``(start, end)`` of a run in POSIX seconds: the record is written at its end, after ``wall_s``."""
+    end = datetime.fromisoformat(rec.data["provenance"]["date"]).timestamp()
+    return end - rec.data["run"]["wall_s"], end
+
+
+def sweep_arithmetic(profile: str, results_dir: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """The machine time of a profile's whole sweep: measured where runs finished, priced where not.
+
+    Returns a table with one row per plan group (dataset × kind: runs, finished, the finished
+    runs' own wall hours, estimated hours left) and a summary. The rate is the training MACs of
+    the finished runs per second of machine time they occupied (the union of their wall-clock
+    intervals, so runs trained side by side with ``--parallel`` count once); hours done are that
+    machine time, hours left the other runs' MACs at the same rate (early stopping makes the
+    estimates for KPTransfer an upper bound). With no finished run the rate is unknown and the
+    hours left are NaN.
     """
     macs: dict = {}
-    rows = []
+    rows, intervals = [], []
     for e, rec in plan_records(profile, results_dir):
         cost = estimated_cost(e, macs)
         done = rec is not None
+        if done:
+            intervals.append(_run_interval(rec))
         rows.append({"dataset": e.data.dataset, "kind": e.name.split("/")[0], "experiment": e.name, "seed": e.seed,
                      "done": done, "cost": cost,
                      "wall_h": rec.data["run"]["wall_s"] / 3600 if done else np.nan,
                      "done_cost": (rec.data["run"]["images"] / _planned_images(e)) * cost if done else 0.0})
     df = pd.DataFrame(rows)
     finished = df[df["done"]]
-    rate = finished["done_cost"].sum() / (finished["wall_h"].sum() * 3600) if len(finished) else np.nan
+    busy_h = busy_seconds(intervals) / 3600
+    rate = finished["done_cost"].sum() / (busy_h * 3600) if len(finished) else np.nan
     df["hours"] = np.where(df["done"], df["wall_h"], df["cost"] / rate / 3600 if rate == rate else np.nan)
     group = df.groupby(["dataset", "kind"], sort=False).agg(
         runs=("experiment", "size"), finished=("done", "sum"),
-        measured_h=("wall_h", "sum"), left_h=("hours", lambda h: h[~df.loc[h.index, "done"]].sum(min_count=1)))
+        run_h=("wall_h", "sum"), left_h=("hours", lambda h: h[~df.loc[h.index, "done"]].sum(min_count=1)))
     summary = {"profile": get_profile(profile).name, "runs": len(df), "finished": int(df["done"].sum()),
                "gmacs_per_s": rate / 1e9 if rate == rate else np.nan,
-               "hours_done": float(finished["wall_h"].sum()),
+               "hours_done": busy_h, "run_hours_done": float(finished["wall_h"].sum()),
                "hours_left": float(df.loc[~df["done"], "hours"].sum()) if rate == rate else np.nan}
     summary["hours_total"] = summary["hours_done"] + summary["hours_left"]
     return group.reset_index(), summary

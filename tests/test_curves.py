@@ -48,6 +48,22 @@ def test_sweep_arithmetic_prices_the_plan_at_the_measured_speed(tiny_record, tmp
     assert summary["hours_total"] == pytest.approx(1.0 + expected_left)
     assert groups["runs"].sum() == len(plan) and groups["finished"].sum() == 1
     assert groups["left_h"].sum() == pytest.approx(expected_left)
+    # A second run trained side by side with the first (same hour): the machine time stays one hour.
+    second = plan[1]
+    data2 = copy.deepcopy(data)
+    s2 = second.schedule
+    data2["run"]["images"] = s2.epochs * s2.iters_per_epoch * s2.batch_size
+    write_record(record_path(second, tmp_path), data2, tiny_record.arrays())
+    _, both = curves.sweep_arithmetic("cpu", tmp_path)
+    assert both["hours_done"] == pytest.approx(1.0) and both["run_hours_done"] == pytest.approx(2.0)
+    done_cost = per_hour + estimated_cost(second, macs)
+    assert both["hours_left"] == pytest.approx(sum(estimated_cost(e, macs) for e in plan[2:]) / done_cost)
+
+
+def test_busy_seconds_counts_overlapping_runs_once():
+    assert curves.busy_seconds([]) == 0
+    assert curves.busy_seconds([(0, 10), (5, 15), (20, 30)]) == 25
+    assert curves.busy_seconds([(0, 10), (2, 4), (10, 12)]) == 12
 
 
 def test_plan_hours_at_a_speed_is_the_plans_training_macs_over_it():
