@@ -23,10 +23,8 @@ import pandas as pd
 
 from lib import joints as J
 from lib.claims import RecordSource, common_joints, measure_comparison, seeds_text, selected_hits
-from lib.experiments import kpt_subsets
 from lib.metrics import visibility_tables
-from lib.paper import HARD, KPT_PAPER_TABLE, MEAN, PAPER_SCALE, PAPER_TABLES, Comparison, Selection, trains_large_pair
-from lib.paper import column as paper_column
+from lib.paper import HARD, PAPER_SCALE, PAPER_TABLES, Comparison, Selection, trains_large_pair
 from lib.stats import MIN_SEEDS, config_mean, pooled_pck
 
 #: Column order of the papers' per-joint tables.
@@ -45,7 +43,8 @@ FIG5: tuple[tuple[str, str, object, str], ...] = (
 )
 
 
-def _mean(values: Sequence[float]) -> float:
+def present_mean(values: Sequence[float]) -> float:
+    """The mean of the values that are present (neither None nor NaN); NaN when none is."""
     vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return float(np.mean(vals)) if vals else math.nan
 
@@ -110,7 +109,7 @@ def fig5_frame(source: RecordSource) -> pd.DataFrame:
         runs = source.runs(name)
         rows.append({"panel": panel, "experiment": name, "x": x, "series": series, **score(source, name, HARD),
                      "params": runs[0].data["model"]["params"] if runs else math.nan,
-                     "train_loss": _mean([r.metrics.get("train_loss") for r in runs])})
+                     "train_loss": present_mean([r.metrics.get("train_loss") for r in runs])})
     return pd.DataFrame(rows)
 
 
@@ -121,8 +120,8 @@ def ablation_table(source: RecordSource, names: Sequence[str]) -> pd.DataFrame:
         runs = source.runs(name)
         s = score(source, name, HARD)
         rows.append({"experiment": name, "Hard": round(s["mean"], 2), "Hard 95% CI": _ci(s),
-                     "Mean": round(_mean([r.metrics.get("Mean") for r in runs]), 2),
-                     "train loss (×1e-3)": round(1e3 * _mean([r.metrics.get("train_loss") for r in runs]), 3),
+                     "Mean": round(present_mean([r.metrics.get("Mean") for r in runs]), 2),
+                     "train loss (×1e-3)": round(1e3 * present_mean([r.metrics.get("train_loss") for r in runs]), 3),
                      "params (M)": round(runs[0].data["model"]["params"] / 1e6, 3) if runs else math.nan,
                      "seeds": len(runs)})
     return pd.DataFrame(rows).set_index("experiment")
@@ -156,7 +155,7 @@ def per_joint_table(source: RecordSource, names: Sequence[str], visibility: str 
         runs = source.runs(name)
         tabs = [r.data["metrics_by_visibility"][visibility] if people == "all" else _report_tables(r, visibility)
                 for r in runs]
-        row = {c: round(_mean([t.get(c) for t in tabs]), 1) for c in LAYOUT}
+        row = {c: round(present_mean([t.get(c) for t in tabs]), 1) for c in LAYOUT}
         rows[labels[i] if labels else name] = {**row, **scale(source, name)}
     df = pd.DataFrame(rows).T
     df["seeds"] = df["seeds"].astype(int)
@@ -200,61 +199,10 @@ def table7(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/large
     for name, label in pairs:
         runs = source.runs(name)
         tabs = [r.data["metrics_by_visibility"].get(visibility, {}) for r in runs]
-        row = {c: round(_mean([t.get(c) for t in tabs]), 2) for c in ("Elb.", "Wri.", "Hip", "Knee", "Ank.")}
-        row["Mean"] = round(_mean([t.get("Hard") for t in tabs]), 2)
+        row = {c: round(present_mean([t.get(c) for t in tabs]), 2) for c in ("Elb.", "Wri.", "Hip", "Knee", "Ank.")}
+        row["Mean"] = round(present_mean([t.get("Hard") for t in tabs]), 2)
         rows[label] = {**row, **scale(source, name)}
     return pd.DataFrame(rows).T.astype({"stacks": int, "channels": int, "seeds": int})
-
-
-def kpt_splits(dataset: str) -> pd.DataFrame:
-    """KPTransfer Table 1: S1 and S2 of each split, as trained on ``dataset`` (LSP lacks pelvis and thorax)."""
-    rows = []
-    for split in J.KPTRANSFER_SPLITS:
-        s1, s2 = kpt_subsets(split, dataset)
-        rows.append({"split": split, "S1": ", ".join(J.MPII_JOINTS[j] for j in s1),
-                     "S2": ", ".join(J.MPII_JOINTS[j] for j in s2), "|S1|": len(s1), "|S2|": len(s2)})
-    return pd.DataFrame(rows).set_index("split")
-
-
-def kpt_table(source: RecordSource, split: str) -> pd.DataFrame:
-    """KPTransfer Tables 2-5 for ``split``: rows transfer / frozen / random, the paper's columns, Mean = its Average."""
-    cols = list(PAPER_TABLES[KPT_PAPER_TABLE[split]].columns)
-    rows = {}
-    for role in ("transfer", "frozen", "random"):
-        runs = source.runs(f"kpt/{split}-{role}")
-        tabs = [r.data["metrics_by_visibility"]["all"] for r in runs]
-        row = {c: round(_mean([t.get(c) for t in tabs]), 1) for c in cols}
-        row["epochs"] = round(_mean([r.data["epochs_run"] for r in runs]), 1)
-        row["seeds"] = len(runs)
-        rows[role] = row
-    return pd.DataFrame(rows).T.astype({"seeds": int})
-
-
-def kpt_differences(source: RecordSource, split: str) -> pd.DataFrame:
-    """Transfer − random and frozen − random on S2 of ``split``, per column of the paper's table.
-
-    Each cell is the difference of seed-mean PCK with its 95% interval (:func:`lib.stats.config_diff`
-    via :func:`lib.claims.measure_comparison`: Welch t over seeds plus the shared image variance),
-    the question Tables 2-5 answer by eye; ``needs 2 seeds`` with one seed a side.
-    """
-    cols = list(PAPER_TABLES[KPT_PAPER_TABLE[split]].columns)
-    rows: dict[str, dict[str, str]] = {}
-    for role in ("transfer", "frozen"):
-        row, seeds = {}, ""
-        for col in cols:
-            sel = MEAN if col == "Mean" else paper_column(col)
-            try:
-                m = measure_comparison(source, Comparison(f"kpt/{split}-{role}", f"kpt/{split}-random", sel))
-            except LookupError:
-                row[col] = "no record"
-                continue
-            except ValueError:
-                row[col] = "not measurable"
-                continue
-            ci = _ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
-            row[col], seeds = f"{m.diff.estimate:+.1f} {ci}", m.seeds()
-        rows[f"{role} − random"] = {**row, "seeds": seeds}
-    return pd.DataFrame(rows).T
 
 
 def beside_paper(ours: pd.DataFrame, paper_key: str, ours_label: str) -> pd.DataFrame:
@@ -307,7 +255,7 @@ OCCLUSION_COLUMNS: tuple[tuple[str, str], ...] = (("visible", "visible"), ("self
                                                    ("other-occluded", "other_occluded"))
 
 
-def _ci_text(low: float, high: float, seeds: int, signed: bool = False) -> str:
+def ci_text(low: float, high: float, seeds: int, signed: bool = False) -> str:
     """``[lo, hi]`` (signed for differences), ``no record`` without runs, ``needs 2 seeds (n)`` with too few."""
     if seeds == 0:
         return "no record"
@@ -349,7 +297,7 @@ def occlusion_table(source: RecordSource, pbn: tuple[str, str] = ("pbn/mi5-d1-w6
         for col, vis in OCCLUSION_COLUMNS:
             try:
                 s = score(source, name, Selection(f"{joints_label}, {col}", joints, vis))
-                ci = _ci_text(s["low"], s["high"], s["seeds"])
+                ci = ci_text(s["low"], s["high"], s["seeds"])
             except ValueError:
                 s, ci = {"mean": math.nan, "seeds": len(source.runs(name))}, "no occlusion labels"
             row[heads[col]], row[f"{col} 95% CI"] = round(s["mean"], 2), ci
@@ -369,48 +317,11 @@ def occlusion_table(source: RecordSource, pbn: tuple[str, str] = ("pbn/mi5-d1-w6
                 row[f"{col} 95% CI"] = "no occlusion labels" if "occlusion" in str(e) else "not measurable"
                 continue
             row[heads[col]] = round(m.diff.estimate, 2)
-            row[f"{col} 95% CI"] = _ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
+            row[f"{col} 95% CI"] = ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
             row["seeds"] = m.seeds()
         row.setdefault("seeds", "")
         rows[f"{pbn[1]} − {label}"] = row
     return pd.DataFrame(rows).T
-
-
-def convergence_frame(source: RecordSource, splits: Sequence[str] = tuple(J.KPTRANSFER_SPLITS),
-                      roles: Sequence[str] = ("transfer", "random", "frozen")) -> pd.DataFrame:
-    """KPTransfer Fig. 3's data, long form: split, role, seed, epoch, validation Mean (S2 without pelvis, thorax)."""
-    frames = []
-    for split in splits:
-        for role in roles:
-            for r in source.runs(f"kpt/{split}-{role}"):
-                h = r.history
-                frames.append(pd.DataFrame({"split": split, "role": role, "seed": r.seed, "epoch": h["epoch"],
-                                            "val_Mean": h["val_Mean"]}))
-    cols = ["split", "role", "seed", "epoch", "val_Mean"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-
-
-def epochs_to_fraction(curves: pd.DataFrame, fraction: float = 0.9) -> pd.DataFrame:
-    """KPTransfer Fig. 3 as numbers: the first epoch each run reaches ``fraction`` of its own best.
-
-    ``curves`` is :func:`convergence_frame`'s long form. One row per split and role: the mean of
-    that epoch over seeds, its range, and the seeds. Each run is compared with its own best, so a
-    configuration that ends lower is not made to look slower for it (convergence speed, not
-    accuracy; the paper's claim that transfer learning converges faster, Sec. 4, Fig. 3).
-    """
-    cols = ["split", "role", f"epoch to {fraction:.0%} of best", "min", "max", "seeds"]
-    if curves.empty:
-        return pd.DataFrame(columns=cols)
-    rows = []
-    for (split, role, seed), d in curves.groupby(["split", "role", "seed"], sort=False):
-        best = d["val_Mean"].max()
-        reached = d.loc[d["val_Mean"] >= fraction * best, "epoch"]
-        rows.append({"split": split, "role": role, "seed": seed, "epoch": int(reached.min())})
-    per_run = pd.DataFrame(rows)
-    out = per_run.groupby(["split", "role"], sort=False).agg(
-        mean=("epoch", "mean"), min=("epoch", "min"), max=("epoch", "max"),
-        seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s)))).reset_index()
-    return out.rename(columns={"mean": cols[2]})[cols]
 
 
 def provenance(source: RecordSource, names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -645,12 +556,3 @@ def book_profile_estimate() -> pd.DataFrame:
     return pd.DataFrame({"estimate": {"training images / s (assumed)": round(b["images_per_s"]),
                                       "minutes per seed of the sweep": round(b["seconds_per_seed"] / 60, 1),
                                       "30-minute GPU sessions for three seeds": round(b["sessions_for_3_seeds"], 1)}})
-
-
-def kpt_vs_paper(source: RecordSource, split: str) -> pd.DataFrame:
-    """KPTransfer's table for ``split`` (Tables 2-5): our rows above the paper's, in the paper's columns."""
-    ours = kpt_table(source, split)
-    fixed = {k: v for k, v in scale(source, f"kpt/{split}-transfer").items() if k != "seeds"}  # same for every role
-    both = beside_paper(ours.assign(**fixed), KPT_PAPER_TABLE[split], f"ours ({source.profile}, {source.dataset})")
-    extra = ours[["epochs"]].set_index(pd.MultiIndex.from_product([[both.index[0][0]], ours.index]))
-    return both.join(extra)

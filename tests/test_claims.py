@@ -14,6 +14,7 @@ from lib import claims as C
 from lib import paper
 from lib import joints as J
 from lib import tables as T
+from lib import kpt_tables as K
 from lib.experiments import KPT_NAMES, experiment_names, make_experiment
 from lib.results import record_path, write_record
 from lib.stats import Interval
@@ -330,28 +331,28 @@ def test_kptransfer_tables(results):
     for role, rate in (("source", 0.5), ("transfer", 0.7), ("frozen", 0.2), ("random", 0.6)):
         fake_record(results, f"kpt/c-{role}", 0, rate, curve=(5.0, 15.0))
     src = source(results, seeds=(0,))
-    t = T.kpt_table(src, "c")
-    both = T.kpt_vs_paper(src, "c")
+    t = K.kpt_table(src, "c")
+    both = K.kpt_vs_paper(src, "c")
     assert both.loc[("paper (KPTransfer Table 4)", "transfer"), "stacks"] == 4
     assert both.loc[("ours (smoke, synthetic)", "transfer"), "stacks"] == 2 and "epochs" in both.columns
     assert list(t.index) == ["transfer", "frozen", "random"]
     assert list(t.columns) == ["Wri.", "Hip", "Ank.", "Mean", "epochs", "seeds"]
     assert t.loc["frozen", "Mean"] < t.loc["random", "Mean"] < t.loc["transfer", "Mean"]
-    one_seed = T.kpt_differences(src, "c")
+    one_seed = K.kpt_differences(src, "c")
     assert list(one_seed.index) == ["transfer − random", "frozen − random"]
     assert list(one_seed.columns) == ["Wri.", "Hip", "Ank.", "Mean", "seeds"]
     assert one_seed.loc["transfer − random", "Mean"].endswith("needs 2 seeds (1)")
-    assert T.kpt_differences(src, "d").loc["frozen − random", "Mean"] == "no record"
+    assert K.kpt_differences(src, "d").loc["frozen − random", "Mean"] == "no record"
     for role, rate in (("transfer", 0.7), ("frozen", 0.2), ("random", 0.6)):
         fake_record(results, f"kpt/c-{role}", 1, rate, curve=(5.0, 15.0))
-    two = T.kpt_differences(source(results, seeds=(0, 1)), "c")
+    two = K.kpt_differences(source(results, seeds=(0, 1)), "c")
     est, low, high = (float(x) for x in two.loc["transfer − random", "Mean"].replace("[", "").replace("]", "")
                       .replace(",", "").split())
     assert low < est < high and 3 < est < 17 and two.loc["transfer − random", "seeds"] == "0, 1 vs 0, 1"
     assert float(two.loc["frozen − random", "Wri."].split()[0]) < -20
-    curves = T.convergence_frame(src, ["c"])
+    curves = K.convergence_frame(src, ["c"])
     assert set(curves["role"]) == {"transfer", "frozen", "random"} and len(curves) == 6
-    splits = T.kpt_splits("lspet")
+    splits = K.kpt_splits("lspet")
     assert splits["|S1|"].tolist() == [6, 8, 8, 8] and splits["|S2|"].tolist() == [8, 6, 6, 6]
     assert set(KPT_NAMES) >= {f"kpt/c-{r}" for r in ("transfer", "frozen", "random")}
 

@@ -200,7 +200,7 @@ def test_fig5_carries_its_title():
 def test_epochs_to_fraction_of_best_per_run_then_over_seeds():
     import pandas as pd
 
-    from lib.tables import epochs_to_fraction
+    from lib.kpt_tables import epochs_to_fraction
 
     curves = pd.DataFrame({
         "split": ["d"] * 8, "role": ["transfer"] * 4 + ["random"] * 4, "seed": [0, 0, 1, 1, 0, 0, 0, 0],
