@@ -61,15 +61,20 @@ def check(arrays: dict) -> None:
     assert abs(mine.sum() / evaluated[scored].sum() - theirs.sum() / arrays["evaluated"][scored].sum()) < 1e-3
 
 
-@needs_lspet
-def test_a_fresh_runs_prediction_file_scores_the_same_from_joints_mat(tmp_path):
+def fresh_run(dataset: str, tmp_path: Path):
+    """A tiny ``pbn/linear`` run on ``dataset``, its record and its val size."""
     torch.set_num_threads(1)
-    exp = make_experiment("pbn/linear", "tiny", dataset="lspet")
+    exp = make_experiment("pbn/linear", "tiny", dataset=dataset)
     opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(tmp_path / "runs"), progress=False,
                       data_root=ROOT, cache_dir=str(tmp_path / "packs"))
-    rec = run_experiment(exp, opts, results_dir=tmp_path / "results")
+    return run_experiment(exp, opts, results_dir=tmp_path / "results"), exp.data.val_limit
+
+
+@needs_lspet
+def test_a_fresh_runs_prediction_file_scores_the_same_from_joints_mat(tmp_path):
+    rec, people = fresh_run("lspet", tmp_path)
     arrays = rec.arrays()
-    assert arrays["pred_image"].shape == (exp.data.val_limit, 14, 2) and arrays["image"][0] == "im09001.jpg"
+    assert arrays["pred_image"].shape == (people, 14, 2) and arrays["image"][0] == "im09001.jpg"
     check(arrays)
 
 
@@ -112,14 +117,10 @@ def check_rendered(record_data: dict, arrays: dict, people: int = 48) -> None:
 
 @needs_mpii
 def test_a_fresh_synthetic_mpii_runs_predictions_score_the_same_from_a_fresh_rendering(tmp_path):
-    torch.set_num_threads(1)
-    exp = make_experiment("pbn/linear", "tiny", dataset="synthetic-mpii")
-    opts = RunOptions(device="cpu", precision="fp32", checkpoint_dir=str(tmp_path / "runs"), progress=False,
-                      data_root=ROOT, cache_dir=str(tmp_path / "packs"))
-    rec = run_experiment(exp, opts, results_dir=tmp_path / "results")
+    rec, people = fresh_run("synthetic-mpii", tmp_path)
     arrays = rec.arrays()
-    assert arrays["pred_image"].shape == (exp.data.val_limit, 16, 2) and list(arrays["image"][:2]) == ["0", "1"]
-    check_rendered(rec.data, arrays, people=exp.data.val_limit)
+    assert arrays["pred_image"].shape == (people, 16, 2) and list(arrays["image"][:2]) == ["0", "1"]
+    check_rendered(rec.data, arrays, people=people)
 
 
 @needs_mpii
