@@ -6,8 +6,8 @@ only that file and ``$POSE_DATA/lspet/joints.mat`` with plain scipy/numpy (no ``
 crops), scores PCK@0.2 with the standard LSP torso (left shoulder to right hip, else the other
 diagonal), and checks that it agrees with the record's own hits, for a fresh tiny run on real
 photos and for every committed `cpu` record of LSP Extended. For `synthetic-mpii`, whose ground
-truth is the rendering itself, it renders the listed people one by one from the record's config
-(no pack, no crops) and scores PCKh@0.5 with each rendered head size.
+truth is the rendering itself, it renders the first 48 listed people one by one from the record's
+config (no pack, no crops) and scores PCKh@0.5 with each rendered head size.
 """
 
 import os
@@ -19,8 +19,7 @@ import scipy.io
 import torch
 
 from lib.data import synthetic_config_for
-from lib.data.synthetic import load_pose_pool, render_example
-from lib.data.render import make_texture_bank
+from lib.data.synthetic import render_example, render_inputs
 from lib.engine import RunOptions
 from lib.experiments import make_experiment
 from lib.joints import LSP_JOINTS, LSP_TO_MPII
@@ -96,13 +95,11 @@ def rendered_hits(record_data: dict, arrays: dict, people: int):
     head size (:func:`lib.data.synthetic.render_example`)."""
     data = record_data["config"]["data"]
     cfg = synthetic_config_for("val", None, data["resolution"], data["margin"], data["val_limit"], poses="mpii")
-    bank = make_texture_bank(np.random.default_rng([cfg.seed, 2**31]), cfg.resolution)
-    pool = load_pose_pool(cfg.poses, cfg.pose_split, ROOT)
-    order = np.random.default_rng([cfg.seed, 2**31 + 1]).permutation(len(pool))
+    bank, pool, order = render_inputs(cfg, ROOT)
+    cols = list(arrays["joint_ids"])
     hits, evaluated = [], []
     for k in range(people):
         ex = render_example(cfg, bank, int(arrays["image"][k]), pool, order)
-        cols = list(arrays["joint_ids"])
         err = np.linalg.norm(arrays["pred_image"][k].astype(np.float64) - ex["joints"][cols], axis=1) / ex["norm"]
         evaluated.append(ex["annotated"][cols])
         hits.append((err < 0.5) & evaluated[-1])

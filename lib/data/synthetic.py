@@ -554,18 +554,26 @@ def render_example(cfg: SyntheticConfig, bank: render.TextureBank, index: int, p
             "visible": visible, "occlusion": occlusion, "norm": head_size(head, pose.head_length)}
 
 
+def render_inputs(cfg: SyntheticConfig, data_root: Path | None = None
+                  ) -> tuple[render.TextureBank, PosePool | None, np.ndarray | None]:
+    """What :func:`render_example` needs besides the index: ``cfg``'s texture bank, and for file
+    poses the pose pool with its seeded order (else None). Rendering image ``i`` with these gives
+    the pack's person ``i``, alone (how ``tests/test_predictions.py`` checks a record)."""
+    bank = render.make_texture_bank(np.random.default_rng([cfg.seed, 2**31]), cfg.resolution)
+    if cfg.poses == "generator":
+        return bank, None, None
+    pool = load_pose_pool(cfg.poses, cfg.pose_split, data_root)
+    if len(pool) == 0:
+        raise ValueError(f"no poses in {pool.source} (pose_split={cfg.pose_split!r})")
+    return bank, pool, np.random.default_rng([cfg.seed, 2**31 + 1]).permutation(len(pool))
+
+
 def render_poseset(cfg: SyntheticConfig, data_root: Path | None = None) -> PoseSet:
     """Render ``cfg`` as a :class:`PoseSet` (MPII's 16 joints, PCKh with the head size).
 
     ``data_root`` (else ``$POSE_DATA``) is needed only for ``poses="mpii"``.
     """
-    bank = render.make_texture_bank(np.random.default_rng([cfg.seed, 2**31]), cfg.resolution)
-    pool = order = None
-    if cfg.poses != "generator":
-        pool = load_pose_pool(cfg.poses, cfg.pose_split, data_root)
-        if len(pool) == 0:
-            raise ValueError(f"no poses in {pool.source} (pose_split={cfg.pose_split!r})")
-        order = np.random.default_rng([cfg.seed, 2**31 + 1]).permutation(len(pool))
+    bank, pool, order = render_inputs(cfg, data_root)
     r, n = cfg.resolution, cfg.num
     images = np.empty((n, r, r, 3), dtype=np.uint8)
     joints = np.empty((n, NUM_MPII_JOINTS, 2), dtype=np.float32)
