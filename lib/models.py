@@ -539,7 +539,6 @@ def _part(name: str) -> str:
 
 def summarize(cfg: ModelConfig) -> dict:
     """Parameters and MACs of the model ``cfg`` describes, total and by part, plus the config."""
-    torch.set_num_threads(1)
     model = build_model(cfg)
     parts: dict[str, dict[str, int]] = {}
     for name, p in model.named_parameters():
@@ -575,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--hourglass-depth", type=int, default=defaults["hourglass_depth"], help="0 = auto")
     s.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # one small forward pass: thread start-up would cost more than it saves
     try:
         cfg = _config_from_args(args)
         summary = summarize(cfg)

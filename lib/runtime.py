@@ -17,14 +17,17 @@ from lib.experiments import Experiment
 from lib.models import ModelConfig, build_model, count_macs
 
 #: Training throughput of one CPU thread in multiply-accumulates per second (measured: 15-22e9
-#: for a 3-stack PBN at 128×128 in fp32 eager); used only to refuse hopeless CPU runs.
+#: for a 3-stack PBN at 128×128 in fp32 eager; 14e9 for the ``cpu`` profile's 2-stack PBN on an
+#: AVX2-only EPYC core); used only to refuse hopeless CPU runs.
 CPU_MACS_PER_S_PER_THREAD = 15e9
 #: bf16 autocast with channels-last on a CPU with native bf16, against fp32 eager (measured 2.3-2.7×
 #: on a Zen 4 pair of cores for the ``cpu`` profile's models; taken lower to stay conservative).
 CPU_BF16_SPEEDUP = 2.0
-#: A CPU run estimated above this many seconds (one hour: every ``cpu`` profile run fits, a GPU
-#: profile's run does not) is refused unless ``allow_slow``.
-CPU_LIMIT_S = 3600.0
+#: A CPU run estimated above this many seconds is refused unless ``allow_slow``. Three hours: every
+#: ``cpu`` profile run fits even on one fp32 thread (at most ~2.2 h estimated, the runs of a
+#: ``--parallel 2 --threads 1`` sweep on a CPU without native bf16), while a GPU profile's run does
+#: not fit even on two bf16 threads (``book``: 4.7 h and more).
+CPU_LIMIT_S = 3 * 3600.0
 #: People per validation split when ``val_limit`` is None, for the CPU estimate.
 VAL_SIZES = {"synthetic": 500, "lspet": 1000, "mpii": 2958}
 
