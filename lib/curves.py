@@ -152,9 +152,14 @@ def bench_table(bench: list[dict]) -> pd.DataFrame:
 
 def layout_table(bench: list[dict]) -> pd.DataFrame:
     """``lib.bench --layouts`` timings: one process with every core's thread against one
-    one-thread process per core, in aggregate images/second and as a ratio to the first."""
+    one-thread process per core, in aggregate images/second and as a ratio to the first.
+
+    ``precision`` (bf16 where the CPU multiplies it natively, else fp32) tells apart two CPUs
+    that report the same name: which layout wins differs between them.
+    """
     keys = ("model", "processes", "threads", "images_per_s", "ratio")
-    return pd.DataFrame([{"file": b["file"], "device": b["device"], "date": b["date"][:10], **{k: r[k] for k in keys}}
+    return pd.DataFrame([{"file": b["file"], "device": b["device"], "precision": b.get("precision", "").split(",")[0],
+                          "date": b["date"][:10], **{k: r[k] for k in keys}}
                          for b in bench for r in b.get("layouts", [])])
 
 

@@ -94,6 +94,7 @@ def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_rec
     (tmp_path / "cpu-y.json").write_text(json.dumps(layouts))
     loaded = curves.load_bench(str(tmp_path / "cpu-*.json"))
     assert list(curves.layout_table(loaded)["ratio"]) == [1.0, 1.5] and len(curves.bench_table(loaded)) == 4
+    assert set(curves.layout_table(loaded)["precision"]) == {"auto"}
     assert curves.fast_speeds(loaded)["tiny"][0] == 20.0
     table = curves.recipe_table([tiny_record], loaded)
     assert table.loc[0, "idle min"] == pytest.approx(tiny_record.data["run"]["images"] / 20.0 / 60)
