@@ -91,7 +91,7 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
                         fast: bool, bf16: bool | None = None, compile: bool = False, name: str = "") -> Throughput:
     """Images/second of full training steps of ``cfg``.
 
-    ``fast``: channels-last, and bf16 autocast unless ``bf16`` says otherwise (default: on CUDA;
+    ``fast``: channels-last (as the engine), and bf16 autocast unless ``bf16`` says otherwise (default: on CUDA;
     the command line passes ``lib.hardware.resolve_precision``'s choice, which includes CPUs with
     native bf16).
     """
@@ -99,7 +99,7 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     model = build_model(cfg).to(device)
     macs = model_macs(cfg)
     bf16 = fast and (device.type == "cuda" if bf16 is None else bf16)
-    channels_last = fast and (device.type == "cuda" or bf16)  # as the engine: on a CPU only with bf16
+    channels_last = fast  # as the engine
     if channels_last:
         model.to(memory_format=torch.channels_last)
     fwd = torch.compile(model) if compile else model
@@ -129,7 +129,7 @@ def training_throughput(cfg: ModelConfig, device: torch.device, *, batch_size: i
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     rate = iters * batch_size / (time.perf_counter() - t)
-    mode = "fp32 eager" if not fast else (("bf16 channels-last" if channels_last else "fp32 (no native bf16)")
+    mode = "fp32 eager" if not fast else (("bf16 channels-last" if bf16 else "fp32 channels-last (no native bf16)")
                                           + (" compiled" if compile else ""))
     return Throughput(name, mode, rate, macs, batch_size)
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             frac = r.train_flops / ceiling if ceiling else None
             rows.append({**r.__dict__, "train_tflops": r.train_flops / 1e12, "speedup": r.images_per_s / base,
                          "fraction_of_ceiling": frac, "fraction_of_nominal": r.train_flops / nominal if nominal else None})
-            print(f"{label:<30} {r.macs / 1e9:6.2f} GMACs/img  {r.mode:<30} {r.images_per_s:9.1f} img/s  "
+            print(f"{label:<30} {r.macs / 1e9:6.2f} GMACs/img  {r.mode:<36} {r.images_per_s:9.1f} img/s  "
                   f"{r.train_flops / 1e12:7.3f} TFLOP/s  ×{r.images_per_s / base:4.2f}"
                   + (f"  {100 * frac:5.1f}% of ceiling" if frac else ""), flush=True)
     out = {"device": name, "threads": None if cuda else torch.get_num_threads(), "precision": prec.reason,

@@ -96,5 +96,11 @@ def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_rec
     assert list(curves.layout_table(loaded)["ratio"]) == [1.0, 1.5] and len(curves.bench_table(loaded)) == 4
     assert set(curves.layout_table(loaded)["precision"]) == {"auto"}
     assert curves.fast_speeds(loaded)["tiny"][0] == 20.0
+    slower = {**bench, "date": "2026-12-03T00:00:00", "rows": [
+        {**row, "model": "tiny: 2-stack linear", "mode": "fp32 channels-last (no native bf16)", "images_per_s": 12.0,
+         "speedup": 1.2}]}
+    (tmp_path / "cpu-z.json").write_text(json.dumps(slower))
+    loaded = curves.load_bench(str(tmp_path / "cpu-*.json"))
+    assert curves.fast_speeds(loaded)["tiny"][0] == 20.0  # a newer file from a slower machine does not win
     table = curves.recipe_table([tiny_record], loaded)
     assert table.loc[0, "idle min"] == pytest.approx(tiny_record.data["run"]["images"] / 20.0 / 60)
