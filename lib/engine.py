@@ -64,7 +64,7 @@ class RunOptions:
             ``lib.hardware.resolve_precision``), ``bf16`` or ``fp32``.
         channels_last: memory format; None = channels-last everywhere: oneDNN's bf16 convolutions
             need it (21 → 100 images/s on a Zen 4 core pair) and its fp32 ones gain from it too
-            (1.2-1.3× on an AVX2-only EPYC pair, ``results/bench/cpu-fp32-2026-12-03.json``).
+            (1.13-1.24× on an AVX2-only EPYC pair, ``results/bench/cpu-fp32-2026-12-03.json``).
         compile: ``torch.compile`` the training forward (CUDA; first epoch pays compilation).
         checkpoint_dir: folder of run folders (default ``.cache/runs``); a run's folder is its hash.
         checkpoint_every: also checkpoint every N iterations within an epoch (0: epoch ends only).
