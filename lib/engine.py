@@ -110,6 +110,7 @@ class TrainResult:
     macs: int
     device: torch.device
     precision: Precision
+    channels_last: bool
     world_size: int
     run_dir: Path
 
@@ -326,7 +327,8 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
     return TrainResult(model=model, evaluation=evaluation, history=st.history, selected_epoch=selected,
                        stopped_early=st.stopped_early, train_seconds=st.train_seconds,
                        wall_seconds=st.wall_now(), images=st.images, params=count_params(model), macs=macs,
-                       device=device, precision=prec, world_size=rank.world_size, run_dir=run_dir)
+                       device=device, precision=prec, channels_last=channels_last,
+                       world_size=rank.world_size, run_dir=run_dir)
 
 
 def _end_epoch(st: ckpt.LoopState, exp: Experiment, model, opt, sched, score: float, train_loss: float,

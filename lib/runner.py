@@ -92,6 +92,7 @@ def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple
                 "images_per_s": result.images_per_s, "train_tflops": flops / 1e12,
                 "peak_fraction": flops / peak if peak else None, "precision": result.precision.name,
                 "precision_reason": result.precision.reason,
+                "memory_format": "channels_last" if result.channels_last else "contiguous",
                 "compile": opts.compile, "world_size": result.world_size},
         "provenance": dev,
     }

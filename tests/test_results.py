@@ -66,6 +66,7 @@ def test_cache_round_trip_provenance_and_recomputable_metrics(tmp_path, monkeypa
     prov = d["provenance"]
     assert {"git", "device_name", "torch", "numpy", "date"} <= set(prov) and prov["device"] == "cpu"
     assert d["run"]["images_per_s"] > 0 and d["run"]["wall_s"] > 0 and d["run"]["precision"] == "fp32"
+    assert d["run"]["memory_format"] == "channels_last"  # the engine default on every device
     assert set(d["per_joint"]) == {"all", "visible", "invisible"} and "l_ankle" in d["per_joint"]["all"]
     # metrics recompute exactly from the stored hits, and from the stored predictions up to float16 rounding
     a = rec.arrays()
