@@ -249,15 +249,28 @@ validation people; PCKh@0.5). Departures from the papers, each for speed on two 
 """
 
 #: The order in which ``python -m lib.train --profile cpu --all`` trains, most needed first:
-#: (dataset, experiments, seeds) groups, each group seed by seed (issue order: PBN's main
-#: comparison on LSP Extended; the occlusion claim on synthetic-mpii; KPTransfer's abstract
-#: splits c and d; PBN's remaining ablations; KPTransfer's splits a and b).
+#: (dataset, experiments, seeds) groups, each group seed by seed. The first three groups are
+#: done (PBN's main comparison on LSP Extended, the occlusion claim on synthetic-mpii,
+#: KPTransfer's abstract splits c and d); then issue 32's order: seeds 3-5 of the central
+#: comparison on both datasets, then overlap, fusion and negative transfer, then the number of
+#: groups, each step's first two new seeds before its last; then depth / width and KPTransfer's
+#: splits a and b. The order decides nothing but what trains first (config hashes ignore it).
+_CENTRAL = ("pbn/deep", "pbn/mi5-d1-w64")
+_ABLATIONS = ("pbn/overlap", "pbn/fusion-specific", "pbn/no-ankles")
+_GROUP_COUNTS = ("pbn/groups2", "pbn/groups8", "pbn/groups16")
 CPU_PLAN: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...] = (
     ("lspet", ("pbn/linear", "pbn/deep", "pbn/mi5-d1-w64", "pbn/body-d1-w64"), (0, 1, 2)),
     ("synthetic-mpii", ("pbn/linear", "pbn/deep", "pbn/mi5-d1-w64"), (0, 1, 2)),
     ("lspet", tuple(f"kpt/{s}-{r}" for s in "cd" for r in ("source", "transfer", "frozen", "random")), (0, 1, 2)),
-    ("lspet", ("pbn/groups2", "pbn/groups8", "pbn/groups16", "pbn/overlap", "pbn/mi5-d2-w64", "pbn/mi5-d1-w32",
-               "pbn/mi5-d1-w128", "pbn/fusion-specific", "pbn/no-ankles"), (0, 1, 2)),
+    ("lspet", _CENTRAL, (3, 4)),
+    ("synthetic-mpii", _CENTRAL, (3, 4)),
+    ("lspet", _CENTRAL, (5,)),
+    ("synthetic-mpii", _CENTRAL, (5,)),
+    ("lspet", _ABLATIONS, (0, 1)),
+    ("lspet", _ABLATIONS, (2,)),
+    ("lspet", _GROUP_COUNTS, (0, 1)),
+    ("lspet", _GROUP_COUNTS, (2,)),
+    ("lspet", ("pbn/mi5-d2-w64", "pbn/mi5-d1-w32", "pbn/mi5-d1-w128"), (0, 1, 2)),
     ("lspet", tuple(f"kpt/{s}-{r}" for s in "ab" for r in ("source", "transfer", "frozen", "random")), (0, 1, 2)),
 )
 

@@ -158,6 +158,15 @@ def test_cpu_plan_runs_the_issues_priorities_first_and_fits_the_cpu_budget():
     for name in ("pbn/linear", "kpt/c-source"):  # and the budget still refuses the GPU profile's runs
         e = make_experiment(name, "book", seed=0)
         assert estimated_cpu_seconds(e, model_macs(e.model), threads=2, bf16=True) > CPU_LIMIT_S, name
+    # Issue 32's order after the done groups: seeds 3-4 of the central pair on both datasets, then seed 5.
+    fresh = [(e.name, e.data.dataset, e.seed) for e in plan if e.seed >= 3]
+    pair = ("pbn/deep", "pbn/mi5-d1-w64")
+    assert fresh == ([(n, d, s) for d in ("lspet", "synthetic-mpii") for s in (3, 4) for n in pair]
+                     + [(n, d, 5) for d in ("lspet", "synthetic-mpii") for n in pair])
+    after = [e.name for e in plan[plan.index(next(e for e in plan if e.seed == 5 and e.data.dataset == "synthetic-mpii")) + 2:]]
+    assert after[:9] == ["pbn/overlap", "pbn/fusion-specific", "pbn/no-ankles"] * 3
+    assert after[9:18] == ["pbn/groups2", "pbn/groups8", "pbn/groups16"] * 3
+    assert len({(e.name, e.data.dataset, e.seed) for e in plan}) == len(plan)
     only = priority_plan("cpu", ("pbn/deep",), (2,))
     assert [(e.name, e.data.dataset, e.seed) for e in only] == [("pbn/deep", "lspet", 2), ("pbn/deep", "synthetic-mpii", 2)]
     with pytest.raises(ValueError, match="unknown experiments"):
