@@ -1,0 +1,113 @@
+"""The Findings page: what the study found, one sentence per main result, from the records.
+
+The book opens on this page. Every sentence is built from :func:`lib.claims.claim_table` and
+:func:`lib.claims.comparison_rows` over the committed records of one profile, never typed by
+hand: the difference with its 95% interval, the seeds on each side, the dataset and its metric,
+the scale the runs were trained at, the verdict, and a link to the chapter where the claim is
+measured. As records land the page rewrites itself; a claim without records is listed at the end
+as not yet measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class MainResult:
+    """One headline claim: its id in :data:`lib.paper.CLAIMS_BY_ID`, a short title and its chapter."""
+
+    claim: str
+    title: str
+    chapter: str
+
+
+#: The study's main results, in the order the page states them (PBN first, then KPTransfer).
+MAIN_RESULTS: tuple[MainResult, ...] = (
+    MainResult("pbn-mi-k5", "Mutual-information groups of MPII's joints (PBN Fig. 2)", "02_mutual_information"),
+    MainResult("pbn-vs-linear", "PBN against the plain stacked hourglass (linear baseline)", "03_pbn"),
+    MainResult("pbn-vs-deep", "PBN against the deep baseline, which has more parameters", "03_pbn"),
+    MainResult("pbn-stat-vs-body", "Mutual-information groups against body-structure groups", "03_pbn"),
+    MainResult("pbn-occluded", "Occluded joints: PBN against the deep baseline", "03_pbn"),
+    MainResult("pbn-overlap", "Overlapping groups", "03_pbn"),
+    MainResult("pbn-groups-2-5", "Number of groups", "03_pbn"),
+    MainResult("pbn-fusion-3", "Specific against shared feature fusion", "03_pbn"),
+    MainResult("pbn-negative-transfer-lower", "Negative transfer from the ankles", "03_pbn"),
+    MainResult("kpt-c-average", "KPTransfer split (c): transfer learning against random initialisation", "04_kptransfer"),
+    MainResult("kpt-d-average", "KPTransfer split (d): transfer learning against random initialisation", "04_kptransfer"),
+    MainResult("kpt-frozen-vs-transfer", "KPTransfer: frozen source weights against transfer learning", "04_kptransfer"),
+    MainResult("kpt-frozen-vs-random", "KPTransfer: frozen source weights against random initialisation", "04_kptransfer"),
+    MainResult("kpt-convergence-d", "KPTransfer split (d): convergence", "04_kptransfer"),
+)
+
+#: How a dataset is named on the page, and the metric its differences are in.
+DATASET_TEXT: dict[str, tuple[str, str]] = {
+    "lspet": ("LSP Extended (real photos)", "PCK@0.2"),
+    "synthetic-mpii": ("`synthetic-mpii` (MPII poses rendered with occlusion labels)", "PCKh@0.5"),
+    "synthetic": ("the synthetic benchmark", "PCKh@0.5"),
+    "mpii": ("MPII", "PCKh@0.5"),
+}
+
+#: Verdicts that mean "nothing measured yet" (the claim goes to the last line).
+UNMEASURED = ("no record", "no data", "not tested")
+
+
+def _scale(our_scale: str) -> tuple[str, str]:
+    """``(dataset, rest)`` from the claims table's "our scale" text (``"lspet, 64×64, ...; ... (only this scale)"``)."""
+    dataset, _, rest = our_scale.partition(", ")
+    return dataset, rest.replace(" (only this scale)", "")
+
+
+def _seeds(rows: pd.DataFrame, claim: str) -> str:
+    seeds = sorted({s for s in rows.loc[rows["claim"] == claim, "seeds"] if isinstance(s, str) and s})
+    return "; ".join(f"seeds {s}" for s in seeds)
+
+
+def sentence(row: Mapping[str, str], result: MainResult, seeds: str, over_training: str = "") -> str:
+    """One main result as a sentence: difference, interval, seeds, dataset, metric, scale, verdict, link."""
+    dataset, scale = _scale(row.get("our scale", "") or "")
+    where, metric = DATASET_TEXT.get(dataset, (dataset, ""))
+    measured = row["measured"]
+    trained = dataset in DATASET_TEXT
+    if trained and row["verdict"] != "no record":
+        unit = (f" {metric} points" if "convergence" not in row["id"] else
+                f" {metric} points, mean over the epochs both runs trained")
+        text = (f"**{result.title}** ({row['where']}): {measured}{unit}"
+                f"{f' ({seeds})' if seeds else ''} on {where}, at the `{row['profile']}` scale ({scale}): "
+                f"**{row['verdict']}**; the paper says {row['paper says']}.")
+    else:  # a claim about the data (no training run), e.g. the MI groups
+        text = f"**{result.title}** ({row['where']}): {measured or row['verdict']}: **{row['verdict']}** ({row['why']})."
+    if over_training:
+        text += f" Over training: {over_training}."
+    return f"{text} See {{doc}}`{result.chapter}`."
+
+
+def findings_markdown(table: pd.DataFrame, rows: pd.DataFrame, profile: str,
+                      over_training: Mapping[str, str] | None = None,
+                      results: Sequence[MainResult] = MAIN_RESULTS) -> str:
+    """The Findings page's list: one sentence per measured main result, then the ones not yet measured.
+
+    Args:
+        table: :func:`lib.claims.claim_table` of the profile's records.
+        rows: :func:`lib.claims.comparison_rows` of the same source (the seeds each side rests on).
+        profile: the profile the records belong to (named in every sentence).
+        over_training: claim id → how the gap moved over training (:mod:`lib.trends`), if known.
+    """
+    by_id = {r["id"]: {**r, "profile": profile} for r in table.to_dict("records")}
+    measured, waiting = [], []
+    for result in results:
+        row = by_id.get(result.claim)
+        if row is None:
+            continue
+        if row["verdict"] in UNMEASURED and row["id"] != "pbn-mi-k5":
+            waiting.append(f"{result.title} ({row['verdict']})")
+            continue
+        measured.append("* " + sentence(row, result, _seeds(rows, result.claim),
+                                        (over_training or {}).get(result.claim, "")))
+    text = "\n".join(measured) if measured else "* No main result has records at this profile yet."
+    if waiting:
+        text += "\n\nNot yet measured at this profile: " + "; ".join(waiting) + "."
+    return text
