@@ -31,6 +31,22 @@ LAST = "last.pt"     # resume state: rewritten at each epoch end (and every N it
 FINAL = "final.pt"   # the finished run's selected weights, kept for transfer (KPTransfer) and reuse
 
 
+def runs_root(checkpoint_dir: str | Path | None = None) -> Path:
+    """The folder holding every run folder: ``checkpoint_dir``, else :data:`DEFAULT_RUNS_DIR`."""
+    return Path(checkpoint_dir or DEFAULT_RUNS_DIR)
+
+
+def run_folder(config_hash: str, checkpoint_dir: str | Path | None = None) -> Path:
+    """A run's folder (its ``last.pt`` and ``final.pt``): ``<checkpoint_dir or .cache/runs>/<config hash>``.
+
+    The one definition of where a configuration's weights live; the training engine, the runner
+    and :mod:`lib.inference` all ask here.
+    """
+    if not config_hash:
+        raise ValueError("a run folder needs the run's config hash (lib.experiments.config_hash); got an empty one")
+    return runs_root(checkpoint_dir) / config_hash
+
+
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename over it."""
     path = Path(path)

@@ -136,11 +136,20 @@ def plan_hours_at(profile: str, training_macs_per_s: float) -> float:
 
 
 def load_bench(pattern: str = "results/bench/cpu-*.json") -> list[dict]:
-    """Every benchmark file matching ``pattern`` (oldest name first), each with its ``file``."""
+    """Every benchmark file matching ``pattern`` (oldest name first), each with its ``file``.
+
+    A relative pattern is read from the repository root, so a chapter opened from ``notebooks/``
+    finds the same files as the book build, which runs from the root.
+    """
     import glob
     import json
 
-    return [json.loads(Path(f).read_text()) | {"file": f} for f in sorted(glob.glob(pattern))]
+    from lib.provenance import REPO_ROOT
+
+    root = REPO_ROOT if not Path(pattern).is_absolute() else Path("/")
+    files = sorted(glob.glob(str(root / pattern)))
+    return [json.loads(Path(f).read_text()) | {"file": str(Path(f).relative_to(root)) if root == REPO_ROOT else f}
+            for f in files]
 
 
 def bench_table(bench: list[dict]) -> pd.DataFrame:

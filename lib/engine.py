@@ -25,11 +25,11 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -37,7 +37,7 @@ from torch import Tensor
 
 from lib import checkpoint as ckpt
 from lib.data import load_poseset
-from lib.data.augment import KPTRANSFER_AUGMENT, NO_AUGMENT, PBN_AUGMENT, AugmentConfig, DeviceData, make_batch
+from lib.data.augment import AUGMENTS, DeviceData, make_batch
 from lib.data.poseset import PoseSet
 from lib.evaluate import Evaluation, LossFn, evaluate, precision
 from lib.experiments import DATASETS, Experiment, config_hash
@@ -46,8 +46,6 @@ from lib.hardware import Precision, resolve_precision
 from lib.runtime import Distributed, TooSlowForDevice, check_budget, model_macs, resolve_device
 
 __all__ = ["NonFiniteLoss", "RunOptions", "TooSlowForDevice", "TrainResult", "heatmap_loss", "train"]
-
-AUGMENTS: dict[str, AugmentConfig] = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT, "none": NO_AUGMENT}
 
 
 class NonFiniteLoss(RuntimeError):
@@ -74,8 +72,6 @@ class RunOptions:
         threads: ``torch.set_num_threads`` on CPU (None: leave as is).
         data_root, cache_dir: passed to ``lib.data.load_poseset``.
         eval_batch_size: people per validation forward pass.
-        kill_after: test hook simulating a kill: ``os._exit(75)`` once this process has run
-            that many iterations (0: never).
     """
 
     device: str = "auto"
@@ -91,7 +87,6 @@ class RunOptions:
     data_root: str | None = None
     cache_dir: str | None = None
     eval_batch_size: int = 64
-    kill_after: int = 0
 
 
 @dataclass
@@ -190,11 +185,14 @@ def epoch_order(exp: Experiment, epoch: int, n: int) -> Tensor:
 # The loop
 
 
-def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dict | None = None) -> TrainResult:
+def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dict | None = None,
+          after_step: Callable[[int], None] | None = None) -> TrainResult:
     """Train ``exp`` (resuming from its checkpoint if there is one) and evaluate the result.
 
     ``init_weights``: the state dict of ``exp.init``'s finished model, required when ``exp.init``
     is set (KPTransfer transfer / frozen: its first ``exp.init_stacks`` stacks are copied).
+    ``after_step``: called after every optimiser step, before any checkpoint of that step, with the
+    number of steps this process has run (a test kills the process there to check resuming).
     """
     wall0 = time.perf_counter()
     rank = Distributed.from_env()
@@ -243,11 +241,12 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
     if opts.compile:
         fwd = torch.compile(fwd)
 
-    run_dir = Path(opts.checkpoint_dir or ckpt.DEFAULT_RUNS_DIR) / config_hash(exp)
+    run_hash = config_hash(exp)  # once per run: names the run folder and is stamped on every checkpoint
+    run_dir = ckpt.run_folder(run_hash, opts.checkpoint_dir)
     st = ckpt.LoopState(started=wall0)
     saved = ckpt.load(run_dir / ckpt.LAST, device)
     if saved is not None:
-        st.restore(saved, config_hash(exp), model, opt, sched, aug_gen, rank.rank, rank.world_size)
+        st.restore(saved, run_hash, model, opt, sched, aug_gen, rank.rank, rank.world_size)
 
     def save() -> None:
         states = [ckpt.generator_state(aug_gen)]
@@ -255,12 +254,11 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
             states = [None] * rank.world_size
             dist.all_gather_object(states, ckpt.generator_state(aug_gen))
         if rank.rank == 0:
-            ckpt.save_atomic(st.pack(config_hash(exp), model, opt, sched, states), run_dir / ckpt.LAST)
+            ckpt.save_atomic(st.pack(run_hash, model, opt, sched, states), run_dir / ckpt.LAST)
 
     def eval_now() -> Evaluation:
-        return evaluate(model, val_data, val_ps, cols[-1], loss_fn, input_size=exp.model.input_size,
-                        batch_size=opts.eval_batch_size, sigma=exp.data.sigma, flip=exp.flip_test, bf16=bf16,
-                        channels_last=channels_last)
+        return evaluate(model, exp, val_ps, "flip" if exp.flip_test else "single", data=val_data, loss_fn=loss_fn,
+                        batch_size=opts.eval_batch_size, bf16=bf16, channels_last=channels_last)
 
     show = opts.progress and rank.rank == 0
     bar = _progress(exp, st, show)
@@ -284,8 +282,8 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
             st.loss_sum += loss.detach()
             st.iteration, ran = it + 1, ran + 1
             bar.update(1)
-            if opts.kill_after and ran >= opts.kill_after:
-                os._exit(75)
+            if after_step is not None:
+                after_step(ran)
             if st.iteration == s.iters_per_epoch:
                 break
             if st.iteration % opts.log_every == 0:
@@ -320,7 +318,7 @@ def train(exp: Experiment, opts: RunOptions = RunOptions(), *, init_weights: dic
     else:
         evaluation = eval_now()
     if rank.rank == 0:
-        ckpt.save_atomic({"hash": config_hash(exp), "model": model.state_dict(), "epoch": selected},
+        ckpt.save_atomic({"hash": run_hash, "model": model.state_dict(), "epoch": selected},
                          run_dir / ckpt.FINAL)
     if rank.active:
         dist.barrier()  # the final weights exist before any rank looks for them (KPTransfer sources)

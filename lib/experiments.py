@@ -1,9 +1,13 @@
-"""Every experiment of both studies as one frozen dataclass config, under three profiles.
+"""Every experiment of both studies as one frozen dataclass config, at the size a profile sets.
 
 An :class:`Experiment` holds everything that determines a result (model, data, schedule, seed,
 which stacks predict which joints and are supervised, what initialises and what is frozen); a
 stable hash of it (:func:`config_hash`) names its record in ``results/``. How a run is executed
-(device, precision, compilation, progress bars) is not part of it: see ``lib.train.RunOptions``.
+(device, precision, compilation, progress bars) is not part of it: see ``lib.engine.RunOptions``.
+:func:`make_experiment` builds one by name, profile, dataset (:data:`DATASETS`, defined in
+:mod:`lib.data`) and seed; :func:`sweep` lists a profile's experiments × seeds and
+:func:`priority_plan` puts them in the order they should run (the ``cpu`` profile's
+:data:`CPU_PLAN`).
 
 Names (:func:`experiment_names`):
 
@@ -27,7 +31,8 @@ Profiles (:data:`PROFILES`): ``tiny`` (the engine's unit tests: a run in about a
 study), ``smoke`` (CPU, every experiment in seconds, a whole study in minutes; exercises every
 code path, measures nothing), ``cpu`` (real, small-scale answers on two CPU cores: 2 stacks,
 C = 128, 64×64 input, 115,200 training images a run; :data:`CPU_PROFILE_NOTES`, run in the
-order of :data:`CPU_PLAN`), ``book`` (GPU, sized by :func:`book_budget`), ``paper`` (the
+order of :data:`CPU_PLAN`), ``cpu-128`` (the probe that sized ``cpu``: the same network at
+128×128), ``book`` (GPU, sized by :func:`book_budget`), ``paper`` (the
 papers' full recipes: 8-stack benchmark models aside, 3-stack ablations at 256×256, batch 16,
 250 epochs, lr 2.5e-4 × 0.1 at epochs 170 and 220; KPTransfer's 8,000-iteration epochs with
 ÷5 on plateaus and early stopping after 10 epochs).
@@ -41,15 +46,12 @@ from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from typing import Any
 
 from lib import joints as J
+from lib.data import DATASET_JOINTS
 from lib.models import ModelConfig
 
-DATASETS: dict[str, tuple[int, ...]] = {
-    "synthetic": tuple(range(J.NUM_MPII_JOINTS)),
-    "synthetic-mpii": tuple(range(J.NUM_MPII_JOINTS)),
-    "mpii": tuple(range(J.NUM_MPII_JOINTS)),
-    "lspet": J.LSP_TO_MPII,
-}
-AUGMENTS = ("pbn", "kptransfer", "none")
+#: Dataset name → the MPII ids of its joints; defined once, in :mod:`lib.data`. (Augmentation names,
+#: :attr:`DataConfig.augment`, are the keys of :data:`lib.data.augment.AUGMENTS`.)
+DATASETS: dict[str, tuple[int, ...]] = DATASET_JOINTS
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from lib.data.poseset import PoseSet
 from lib.joints import LSP_JOINTS, LSP_TO_MPII, NUM_MPII_JOINTS
-from lib.metrics import MpiiGroundTruth, load_mat, load_mpii_gt
+from lib.data.formats import MpiiGroundTruth, load_mat, load_mpii_gt
 
 #: Largest disagreement (image pixels) between a person's joints and an official ground-truth row
 #: for the two to be the same person (``lib.data.mpii.attach_headboxes`` uses the same bound).

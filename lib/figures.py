@@ -1,4 +1,12 @@
-"""The book's figures: each function takes data from :mod:`lib.posestats` or :mod:`lib.tables` and returns a :class:`Plot`.
+"""The book's figures: each function takes a table or frame and returns a :class:`Plot`.
+
+By chapter: data (:func:`skeleton_grids`, :func:`augmented_samples`, :func:`visibility_bars` of
+:mod:`lib.data_overview`'s tables); mutual information (:func:`mi_heatmaps`, PBN Fig. 2(a);
+:func:`groups_skeletons`, Fig. 2(b); :func:`coassignment_heatmaps`, :func:`eigengap_plot`, from
+:mod:`lib.mi_analysis`); PBN (:func:`fig5`, Fig. 5 from :func:`lib.pbn_tables.fig5_frame`;
+:func:`learning_curve_bands`); KPTransfer (:func:`convergence`, Fig. 3 from
+:mod:`lib.kpt_tables`); the claims (:func:`verdict_bars`, :func:`gap_panels` of
+:mod:`lib.trends`); training on a CPU (:func:`learning_curves` of :mod:`lib.curves`).
 
 A :class:`Plot` wraps a closed matplotlib Figure and displays itself as a PNG in a notebook,
 whatever matplotlib backend is active (``lib.data.preview`` selects ``Agg`` on import, which
@@ -6,7 +14,7 @@ would otherwise stop inline figures); its text form names the panels, stable for
 
 Colours: right joints red, left blue, centre green (as :mod:`lib.data.preview`); groups use the
 ``tab10`` palette; configurations compared by a claim use C0 (A) and C1 (B) where it applies.
-Error bars are the verdicts' 95% intervals (:func:`lib.tables.score`, i.e. :func:`lib.stats.config_mean`:
+Error bars are the verdicts' 95% intervals (:func:`lib.pbn_tables.score`, i.e. :func:`lib.stats.config_mean`:
 Student's t over seeds plus the image variance shared by the runs); a point with one seed has no
 interval and is drawn hollow.
 """
@@ -90,7 +98,7 @@ def skeleton_grid(ps, n: int = 8, seed: int = 0, title: str = "", cols: int = 8)
 
 
 def visibility_bars(table: pd.DataFrame, columns: Sequence[str] = ("invisible %", "missing %")) -> Plot:
-    """Per joint, the share of each of ``columns`` (from :func:`lib.posestats.visibility_table`), one panel each."""
+    """Per joint, the share of each of ``columns`` (from :func:`lib.data_overview.visibility_table`), one panel each."""
     fig, axes = plt.subplots(len(columns), 1, figsize=(9, 2.6 * len(columns)), sharex=True, squeeze=False)
     for ax, column in zip(axes.flat, columns):
         data = table.xs(column, axis=1, level=1)
@@ -175,7 +183,7 @@ _FIG5_TITLES = {"a": "(a) depth D of branches", "b": "(b) width W of branches", 
 
 
 def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)", title: str = "") -> Plot:
-    """PBN Fig. 5 (a)-(f) from :func:`lib.tables.fig5_frame`: seed-mean PCK with the verdicts' 95% intervals.
+    """PBN Fig. 5 (a)-(f) from :func:`lib.pbn_tables.fig5_frame`: seed-mean PCK with the verdicts' 95% intervals.
 
     ``title`` (e.g. the profile, dataset and seeds the points rest on) goes above the panels.
     """
@@ -280,14 +288,16 @@ def augmented_samples(ps, n: int = 8, seed: int = 0, input_size: int = 128, augm
 
     from IPython.display import Image
 
-    from lib.data.augment import KPTRANSFER_AUGMENT, PBN_AUGMENT
+    from lib.data.augment import AUGMENTS
     from lib.data.preview import preview
 
     import io
 
     from PIL import Image as PILImage
 
-    aug = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT}[augment]
+    if augment not in AUGMENTS:
+        raise ValueError(f"unknown augmentation {augment!r}; choose one of {sorted(AUGMENTS)}")
+    aug = AUGMENTS[augment]
     with tempfile.TemporaryDirectory() as tmp:
         path = preview(ps, Path(tmp) / "preview.png", n=n, seed=seed, aug=aug, input_size=input_size)
         buf = io.BytesIO()
@@ -297,7 +307,7 @@ def augmented_samples(ps, n: int = 8, seed: int = 0, input_size: int = 128, augm
 
 def verdict_bars(counts: pd.DataFrame) -> Plot:
     """How many claims of each paper got each verdict (:func:`lib.claims.verdict_counts`), as stacked bars."""
-    from lib.tables import VERDICT_COLOURS
+    from lib.present import VERDICT_COLOURS
 
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(counts) + 1.2))
     left = np.zeros(len(counts))
@@ -386,4 +396,53 @@ def learning_curve_bands(frame: pd.DataFrame, metric: str = "Hard", label: str =
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    return Plot(fig)
+
+
+#: What every gain-over-training panel's band is, for its caption (:func:`gap_panels`).
+GAP_CAPTION = ("A − B by epoch: seed mean (line) and its 95% t-interval band over seeds only (per-epoch hits are "
+               "not stored, so the image variance in the verdicts' intervals is not in it); dashed red: the paper's "
+               "difference, at the paper's scale; dotted: a quarter and half of training; ≈: read from the closest "
+               "stored column (see the trend table's note).")
+
+
+def gap_panels(curves: Sequence, cols: int = 4, title: str = "") -> Plot:
+    """Each claimed gain traced over training, one small panel per comparison (issue 30).
+
+    ``curves`` are :class:`lib.trends.GapCurve` (``lib.trends.trace_claims(...).curves``): per
+    panel the seed-mean A − B by epoch with its band over seeds, the zero line, the paper's A − B
+    (dashed, when the claim gives a number) and the epochs at a quarter and half of training
+    (dotted). The caption (:data:`GAP_CAPTION`) says the band is over seeds only.
+    """
+    curves = list(curves)
+    n = max(len(curves), 1)
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 2.3 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(curves):]:
+        ax.axis("off")
+    if not curves:
+        axes.flat[0].text(0.5, 0.5, "no comparison with per-epoch records", ha="center", va="center",
+                          transform=axes.flat[0].transAxes)
+    for i, (ax, c) in enumerate(zip(axes.flat, curves)):
+        f = c.frame
+        x = f["epoch"].to_numpy(float)
+        ax.fill_between(x, f["low"].to_numpy(float), f["high"].to_numpy(float), color="C0", alpha=0.2, lw=0)
+        ax.plot(x, f["gap"].to_numpy(float), color="C0", lw=1.5, marker="o", ms=2)
+        ax.axhline(0, color="0.3", lw=0.8)
+        if c.paper is not None:
+            ax.axhline(c.paper, color="C3", ls="--", lw=1)
+        for fraction in (0.25, 0.5):
+            ax.axvline(int(np.ceil(fraction * c.epochs - 1e-9)), color="0.6", ls=":", lw=0.8)
+        ax.set_title(c.title, fontsize=8)
+        ax.set_xlabel(f"epoch ({c.images_per_epoch / 1000:g}k images)", fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+        if i % cols == 0 or c.unit != curves[i - 1].unit:
+            ax.set_ylabel(f"A − B ({c.unit})", fontsize=7)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.06 if rows == 1 else 0.03, 1, 1))
+    fig.text(0.01, 0.005, GAP_CAPTION, fontsize=7, wrap=True, va="bottom")
     return Plot(fig)

@@ -1,17 +1,17 @@
 """What the models got wrong: a failure gallery and per-joint error distributions from the records.
 
-A record keeps its run's validation predictions in crop pixels (``lib.results``); the crops
-themselves are rebuilt with the run's data config (dataset, resolution, margin, ``val_limit``),
-so no weights are needed. :func:`failure_gallery` shows the validation people with the largest
-errors, ground truth beside each compared model's prediction; :func:`error_distribution` shows
-each table column's normalised errors (error / head size for PCKh, / torso for PCK; PBN Sec. 4)
-per model, with the PCK threshold drawn, so one sees whether a model's misses are near misses or
-confusions (a wrist found on the other arm, say).
+A record keeps its run's validation hits and predictions (``lib.results``); the crops themselves
+are rebuilt with the run's data config (dataset, resolution, margin, ``val_limit``), so no
+weights are needed. Each run becomes a :class:`lib.evaluate.Evaluation` of its stored hits
+(:func:`lib.evaluate.stored`). :func:`failure_gallery` shows the validation people with the
+largest errors, ground truth beside each compared model's prediction; :func:`error_distribution`
+shows each table column's normalised errors (error / head size for PCKh, / torso for PCK; PBN
+Sec. 4) per model, with the PCK threshold drawn, so one sees whether a model's misses are near
+misses or confusions (a wrist found on the other arm, say).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 
 from lib.data.poseset import PoseSet
 from lib.data.preview import draw_skeleton
+from lib.evaluate import Evaluation, pck_metric, stored
 from lib.figures import Plot
 from lib.joints import TABLE_COLUMNS
-from lib.metrics import PCKH_THRESHOLD, normalized_errors
 from lib.results import Record
 
 #: Errors above this many normalisers count as this much when people are ranked (a joint lost
@@ -30,30 +30,6 @@ from lib.results import Record
 RANK_CAP = 1.0
 #: Errors above this many normalisers are drawn at this value in the distribution plot.
 PLOT_CAP = 2.0
-#: Share of joints whose stored hit may disagree with the recomputed one (float16 predictions
-#: near the threshold) before the rebuilt validation people are taken to differ from the run's.
-MAX_DISAGREEMENT = 0.01
-
-
-@dataclass
-class RunErrors:
-    """One run's validation predictions against the ground truth, people in ``PoseSet`` order.
-
-    Attributes:
-        label: how the run is named in the figures (``experiment sSEED``).
-        pred: ``N×J×2`` crop-pixel predictions of the joints ``joint_ids`` (MPII ids).
-        errors: ``N×J`` error / normaliser (inf where not evaluated); ``hits``, ``evaluated``.
-        columns: the dataset columns of ``joint_ids``; threshold: 0.5 (PCKh) or 0.2 (PCK).
-    """
-
-    label: str
-    pred: np.ndarray
-    errors: np.ndarray
-    hits: np.ndarray
-    evaluated: np.ndarray
-    joint_ids: tuple[int, ...]
-    columns: tuple[int, ...]
-    threshold: float
 
 
 def validation_people(record: Record, data_root: str | Path | None = None,
@@ -66,29 +42,10 @@ def validation_people(record: Record, data_root: str | Path | None = None,
                         cache_dir=cache_dir, limit=d.get("val_limit"))
 
 
-def run_errors(record: Record, ps: PoseSet, label: str | None = None) -> RunErrors:
-    """``record``'s predictions scored against ``ps``; ``ValueError`` if ``ps`` is not the run's people."""
-    a = record.arrays()
-    ids = tuple(int(j) for j in a["joint_ids"])
-    name = label or f"{record.experiment} s{record.seed}"
-    if len(a["pred"]) != len(ps) or any(j not in ps.joint_ids for j in ids):
-        raise ValueError(f"{record.path}: {len(a['pred'])} people with joints {ids}, but the validation data has "
-                         f"{len(ps)} with {ps.joint_ids}; rebuild the data with the run's config")
-    cols = tuple(ps.joint_ids.index(j) for j in ids)
-    pred = a["pred"].astype(np.float64)
-    errors, evaluated = normalized_errors(pred, ps.joints[:, cols], ps.annotated[:, cols], ps.norm)
-    threshold = float(record.data["threshold"])
-    hits = (errors < threshold) & evaluated
-    differ = (hits != a["hits"]).mean()
-    if differ > MAX_DISAGREEMENT:
-        raise ValueError(f"{record.path}: {100 * differ:.1f}% of the stored hits disagree with the rebuilt validation "
-                         "people; the data or its pack changed since the run (rerun it with --force)")
-    return RunErrors(name, pred, np.where(evaluated, errors, np.inf), hits, evaluated, ids, cols, threshold)
-
-
 def compare(records: Sequence[Record | None], labels: Sequence[str] | None = None,
-            data_root: str | Path | None = None, cache_dir: str | Path | None = None) -> tuple[PoseSet, list[RunErrors]]:
-    """The shared validation people of ``records`` and each run's errors on them (None records are left out)."""
+            data_root: str | Path | None = None,
+            cache_dir: str | Path | None = None) -> tuple[PoseSet, list[Evaluation]]:
+    """The shared validation people of ``records`` and each run's stored evaluation on them (None records left out)."""
     if labels is not None:
         labels = [n for n, r in zip(labels, records) if r is not None]
     records = [r for r in records if r is not None]
@@ -100,12 +57,12 @@ def compare(records: Sequence[Record | None], labels: Sequence[str] | None = Non
                          "dataset and profile")
     ps = validation_people(records[0], data_root, cache_dir)
     names = labels or [f"{r.experiment} s{r.seed}" for r in records]
-    return ps, [run_errors(r, ps, n) for r, n in zip(records, names)]
+    return ps, [stored(r, ps, n) for r, n in zip(records, names)]
 
 
 def compare_or_reason(records: Sequence[Record | None], labels: Sequence[str] | None = None,
                       data_root: str | Path | None = None,
-                      cache_dir: str | Path | None = None) -> tuple[PoseSet | None, list[RunErrors], str]:
+                      cache_dir: str | Path | None = None) -> tuple[PoseSet | None, list[Evaluation], str]:
     """:func:`compare`, or ``(None, [], why)`` when it cannot be drawn: no record, or the validation
     people cannot be rebuilt here (no data root, a damaged file); the book says why instead of failing."""
     from lib.errors import DataFileError
@@ -119,7 +76,7 @@ def compare_or_reason(records: Sequence[Record | None], labels: Sequence[str] | 
     return ps, runs, ""
 
 
-def worst_people(runs: Sequence[RunErrors], k: int = 5) -> np.ndarray:
+def worst_people(runs: Sequence[Evaluation], k: int = 5) -> np.ndarray:
     """The ``k`` people with the largest mean error over the runs (errors capped at :data:`RANK_CAP`).
 
     A person counts where every run evaluates at least one joint. Ties go to the lower index.
@@ -135,7 +92,7 @@ def worst_people(runs: Sequence[RunErrors], k: int = 5) -> np.ndarray:
     return order[: min(k, int(counted.sum()))]
 
 
-def failure_gallery(ps: PoseSet, runs: Sequence[RunErrors], k: int = 5) -> Plot:
+def failure_gallery(ps: PoseSet, runs: Sequence[Evaluation], k: int = 5) -> Plot:
     """The ``k`` worst validation people: ground truth, then each run's prediction (wrong joints hollow)."""
     people = worst_people(runs, k)
     cols = 1 + len(runs)
@@ -164,7 +121,7 @@ def failure_gallery(ps: PoseSet, runs: Sequence[RunErrors], k: int = 5) -> Plot:
     return Plot(fig, photo=True)
 
 
-def column_errors(run: RunErrors) -> dict[str, np.ndarray]:
+def column_errors(run: Evaluation) -> dict[str, np.ndarray]:
     """Each table column's evaluated normalised errors (all its joints pooled)."""
     out = {}
     for name, members in TABLE_COLUMNS.items():
@@ -174,7 +131,7 @@ def column_errors(run: RunErrors) -> dict[str, np.ndarray]:
     return out
 
 
-def error_distribution(runs: Sequence[RunErrors]) -> Plot:
+def error_distribution(runs: Sequence[Evaluation]) -> Plot:
     """Box plots of the normalised error per table column, one box per run, the PCK threshold dashed."""
     per_run = [column_errors(r) for r in runs]
     names = [c for c in TABLE_COLUMNS if any(c in e for e in per_run)]
@@ -192,10 +149,10 @@ def error_distribution(runs: Sequence[RunErrors]) -> Plot:
         ax.plot([], [], "s", color=f"C{k}", alpha=0.6, label=run.label)
     ax.axhline(runs[0].threshold, ls="--", color="k", lw=0.8)
     ax.set_xticks(range(len(names)), names)
-    metric, norm = ("PCKh", "head size") if runs[0].threshold == PCKH_THRESHOLD else ("PCK", "torso")
-    ax.set_ylabel(f"error / {norm} (capped at {PLOT_CAP:g})", fontsize=8)
+    spec = pck_metric(runs[0].metric)
+    ax.set_ylabel(f"error / {spec.normaliser} (capped at {PLOT_CAP:g})", fontsize=8)
     ax.set_ylim(0, PLOT_CAP * 1.05)
-    ax.set_title(f"per-joint error distribution; dashed: the {metric} threshold", fontsize=9)
+    ax.set_title(f"per-joint error distribution; dashed: the {spec.label} threshold", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return Plot(fig)
@@ -206,13 +163,13 @@ def error_distribution(runs: Sequence[RunErrors]) -> Plot:
 OCCLUSION_RINGS = {1: "orange", 2: "magenta", 0: "0.3"}
 
 
-def occluded_mask(ps: PoseSet, run: RunErrors) -> np.ndarray:
+def occluded_mask(ps: PoseSet, run: Evaluation) -> np.ndarray:
     """``N×J`` (``run``'s joints): annotated but invisible in ``ps`` and evaluated by ``run``."""
     cols = list(run.columns)
     return ps.annotated[:, cols] & ~ps.visible[:, cols] & run.evaluated
 
 
-def occluded_hits(ps: PoseSet, baseline: RunErrors, model: RunErrors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def occluded_hits(ps: PoseSet, baseline: Evaluation, model: Evaluation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per person: occluded joints both runs evaluate, and how many of them each gets right.
 
     Only the joints both runs predict count (MPII ids), so the two counts are over the same joints.
@@ -225,7 +182,7 @@ def occluded_hits(ps: PoseSet, baseline: RunErrors, model: RunErrors) -> tuple[n
     return occ.sum(1), (baseline.hits[:, kb] & occ).sum(1), (model.hits[:, km] & occ).sum(1)
 
 
-def occlusion_pairs(ps: PoseSet, baseline: RunErrors, model: RunErrors, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def occlusion_pairs(ps: PoseSet, baseline: Evaluation, model: Evaluation, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` people where ``model`` gets most more occluded joints right than ``baseline``, and the ``k``
     where ``baseline`` does (people with no difference are in neither; ties go to the lower index).
 
@@ -239,7 +196,7 @@ def occlusion_pairs(ps: PoseSet, baseline: RunErrors, model: RunErrors, k: int =
     return better[diff[better] > 0][:k], worse[diff[worse] < 0][:k]
 
 
-def occlusion_contrast(ps: PoseSet, baseline: RunErrors, model: RunErrors, k: int = 3) -> Plot:
+def occlusion_contrast(ps: PoseSet, baseline: Evaluation, model: Evaluation, k: int = 3) -> Plot:
     """PBN Fig. 7 from records: the same validation people, ground truth, ``baseline``'s and ``model``'s predictions.
 
     The first rows are the people where ``model`` gets most more occluded joints right, the last

@@ -164,7 +164,9 @@ def flip_test(forward: Forward, inputs: Tensor, flip_pairs: Sequence[tuple[int, 
     """Average of the heatmaps of ``inputs`` and of their mirror image mapped back.
 
     ``forward`` maps ``B×3×S×S`` images to final ``B×J×H×W`` heatmaps (the last stack). Both
-    versions go through one call of ``2B`` images. Used by Newell et al. and PBN Sec. 4.2.
+    versions go through one call of ``2B`` images. Used by Newell et al. and PBN Sec. 4.2. The
+    library's one flip average: ``lib.evaluate``'s ``flip`` protocol (and so the engine's
+    validation of a ``flip_test`` experiment) and every scale of :func:`multiscale_test` call it.
     """
     _check_images(inputs)
     b = inputs.shape[0]

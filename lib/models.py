@@ -25,10 +25,11 @@ With C = 256 and 16 joints:
 * heads: linear 4,112; deep 214,528 + 4,112 = 218,640; PBN with ``MI5_GROUPS``, D = 1, W = 64:
   5 × (16,448 + 128 [``lin`` 256→64] + 13,696 [residual at 64]) + 16 × 65 = 152,400.
 
-Eight stacks with the PBN stem then give **26,686,848** parameters for PBN (Table 6: 26.69M)
-and **27,216,768** for the deep baseline (Table 6: 27.22M); Newell's own 8-stack hourglass
-(Newell stem, linear head) is 25,434,112. The reduce layer of a branch is Newell's ``lin``
-(with BN and ReLU): with a bare 1×1 conv PBN would have 26,681,728 (26.68M), one rounding step
+Eight stacks with the PBN stem then give **26,686,848** parameters for PBN and **27,216,768**
+for the deep baseline, Table 6's printed millions (:data:`lib.paper.PBN_TABLE6`, side by side in
+:func:`table6_parameters`); Newell's own 8-stack hourglass (Newell stem, linear head) is
+25,434,112. The reduce layer of a branch is Newell's ``lin`` (with BN and ReLU): with a bare
+1×1 conv PBN would have 26,681,728 (26.68M), one rounding step
 from the printed figure; the deep baseline's residual is added after ``lin``, not instead of it
 ("replacing our branches with a 256-channel residual block, followed by a linear layer").
 
@@ -520,6 +521,29 @@ def macs_by_module(model: nn.Module, input_size: int) -> dict[str, int]:
 def count_macs(model: nn.Module, input_size: int) -> int:
     """Total multiply-accumulates of one forward pass of one image; see :func:`macs_by_module`."""
     return sum(macs_by_module(model, input_size).values())
+
+
+def table6_parameters():
+    """PBN Table 6's parameter counts beside ours: eight stacks, 16 joints, 256 channels, 256×256.
+
+    A ``pandas.DataFrame`` with rows ``Deep BS (8 stacks)`` and ``Ours (8 stacks)`` (PBN, ``MI5_GROUPS``,
+    D = 1, W = 64) and columns ``ours`` (count), ``ours (M)`` and ``paper (M)``
+    (:data:`lib.paper.PBN_TABLE6`). Counted on PyTorch's ``meta`` device (shapes only), so it is
+    instant and needs no memory.
+    """
+    import pandas as pd  # the book's tables only: training never needs pandas
+
+    from lib.joints import MI5_GROUPS
+    from lib.paper import PBN_TABLE6  # lib.paper imports lib.experiments, which imports this module
+
+    ours = {}
+    for label, head in (("Deep BS (8 stacks)", "deep"), ("Ours (8 stacks)", "pbn")):
+        cfg = ModelConfig(num_joints=16, stacks=8, channels=256, head=head,
+                          groups=MI5_GROUPS if head == "pbn" else (), input_size=256)
+        with torch.device("meta"):
+            ours[label] = count_params(build_model(cfg))
+    counts = pd.Series(ours)
+    return pd.DataFrame({"ours": counts, "ours (M)": (counts / 1e6).round(2), "paper (M)": PBN_TABLE6["Params (M)"]})
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ onto the network input, inside a crop ``margin`` times larger. With ``--box x0,y
 pixels, pixel centres at integer coordinates) the person box is that box's centre and
 :data:`BOX_FACTOR` × its longer side, the enlargement both datasets' boxes get (MPII's
 200·scale·1.25, LSP's ``lib.data.lsp.BOX_FACTOR``); without a box the whole photo is the person
-box (its longer side, centred). The model runs under a test protocol of :mod:`lib.inference`
-(default the six-scale flip pyramid of PBN Sec. 4.2), and the skeleton is drawn by the book's
-one skeleton function (``lib.data.preview.draw_skeleton``): right joints red, left blue, centre
-green, joints whose heatmap peak is below ``--min-score`` hollow.
+box (its longer side, centred). The framed person goes through :func:`lib.evaluate.evaluate`
+under one of its test protocols (default the six-scale flip pyramid of PBN Sec. 4.2), and the
+skeleton is drawn by the book's one skeleton function (``lib.data.preview.draw_skeleton``): right
+joints red, left blue, centre green, joints whose heatmap peak is below ``--min-score`` hollow.
 
     python -m lib.predict photo.jpg pbn/mi5-d1-w64 --profile smoke --seed 0 --out pose.png
     python -m lib.predict photo.jpg --weights .cache/runs/<hash>/final.pt --box 120,40,260,400 --out pose.png
@@ -29,12 +29,13 @@ from matplotlib.figure import Figure  # no pyplot: writes files without touching
 from PIL import Image
 
 from lib import inference as I
-from lib.data.augment import DeviceData
 from lib.data.pack import crop_person, read_image
 from lib.data.poseset import PoseSet
 from lib.data.preview import draw_skeleton, save_figure
+from lib.errors import DataFileError
+from lib.evaluate import PROTOCOLS, evaluate
 from lib.experiments import PROFILES, Experiment, make_experiment
-from lib.heatmaps import PYRAMID_SCALES, flip_pairs_for
+from lib.heatmaps import PYRAMID_SCALES
 from lib.joints import MPII_JOINTS
 
 #: A user's box around the person becomes a person box this much larger (as the training boxes).
@@ -78,11 +79,9 @@ def predict_image(model: torch.nn.Module, exp: Experiment, image: Image.Image, b
     one = PoseSet(images=np.array(crop)[None], joints=np.zeros((1, j, 2), np.float32), annotated=np.zeros((1, j), bool),
                   visible=np.zeros((1, j), bool), norm=np.ones(1, np.float32), joint_ids=exp.eval_joints,
                   metric="pckh", margin=margin, origin=origin[None])
-    device = next(model.parameters()).device
-    pred, scores = I.predict(model, DeviceData.from_poseset(one, device), exp.model.input_size, protocol,
-                             flip_pairs=flip_pairs_for(exp.eval_joints), scales=scales)
-    joints = origin[:2].astype(np.float64) + pred[0] * float(origin[2])
-    return Prediction(joints=joints, scores=scores[0], joint_ids=exp.eval_joints, center=center, side=side)
+    ev = evaluate(model, exp, one, protocol, scales=scales, device=next(model.parameters()).device)
+    return Prediction(joints=ev.image_pred[0], scores=ev.maxvals[0], joint_ids=exp.eval_joints, center=center,
+                      side=side)
 
 
 def draw(image: Image.Image, p: Prediction, out: str | Path, *, min_score: float = 0.0, title: str = "",
@@ -107,6 +106,17 @@ def draw(image: Image.Image, p: Prediction, out: str | Path, *, min_score: float
     return save_figure(fig, out)
 
 
+def _read_photo(path: Path) -> Image.Image:
+    """The user's photo; missing or unreadable, one line with this command's fix (not the dataset
+    loader's ``require_images=False``, which is no option here)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} not found; give the path of a photo (any format PIL reads)")
+    try:
+        return read_image(path)
+    except DataFileError as e:
+        raise DataFileError(path, e.problem, "give another photo (any format PIL reads)") from None
+
+
 def _parse_box(text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -128,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", type=Path, default=None, help="a run's final.pt")
     p.add_argument("--box", default=None, help="x0,y0,x1,y1 around the person, image pixels (default: whole image)")
-    p.add_argument("--protocol", default="multiscale", choices=I.PROTOCOLS)
+    p.add_argument("--protocol", default="multiscale", choices=PROTOCOLS)
     p.add_argument("--min-score", type=float, default=0.0, help="joints with a lower heatmap peak are drawn hollow")
     p.add_argument("--out", type=Path, required=True, help="the PNG to write")
     p.add_argument("--json", action="store_true", help="print the joints as one JSON line")
@@ -140,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.experiment is None and args.weights is None:
             raise ValueError("give an EXPERIMENT (with --profile, --dataset, --seed) or --weights FILE")
         box = _parse_box(args.box)
-        image = read_image(args.image)
+        image = _read_photo(args.image)
         exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed) if args.experiment else None
         exp, model, path = I.load_model(exp, args.weights, checkpoint_dir=args.checkpoint_dir,
                                         results_dir=args.results, device=args.device)

@@ -1,6 +1,7 @@
 """Run or reuse: an experiment's record if it exists, else train it and write one; sweeps of them.
 
-:func:`run_experiment` is what notebooks and the command line call. A KPTransfer ``transfer`` or
+:func:`run_experiment` is what the command line calls; :func:`ensure_records` trains the runs a
+chapter needs that have no record (its ``train_missing``). A KPTransfer ``transfer`` or
 ``frozen`` run first runs (or loads) its ``source`` with the same seed and starts from the
 source's final weights, kept in the source's run folder (``.cache/runs/<hash>/final.pt``).
 :func:`sweep_units` and :func:`chunk` cut a profile's sweep into slices for separate GPU
@@ -12,6 +13,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch.distributed as dist
@@ -26,8 +28,8 @@ from lib.engine import RunOptions, TrainResult, train
 
 
 def run_dir(exp: Experiment, opts: RunOptions) -> Path:
-    """The folder of ``exp``'s checkpoints and final weights."""
-    return Path(opts.checkpoint_dir or ckpt.DEFAULT_RUNS_DIR) / config_hash(exp)
+    """The folder of ``exp``'s checkpoints and final weights (:func:`lib.checkpoint.run_folder`)."""
+    return ckpt.run_folder(config_hash(exp), opts.checkpoint_dir)
 
 
 def run_experiment(exp: Experiment, opts: RunOptions = RunOptions(), *, results_dir: str | Path | None = None,
@@ -61,13 +63,31 @@ def run_experiment(exp: Experiment, opts: RunOptions = RunOptions(), *, results_
 def source_weights(source: Experiment, opts: RunOptions, results_dir: str | Path | None) -> dict:
     """Final weights of ``source``, running it first if needed (KPTransfer Sec. 3.2)."""
     run_experiment(source, opts, results_dir=results_dir)
-    final = ckpt.load(run_dir(source, opts) / ckpt.FINAL)
+    folder = run_dir(source, opts)
+    final = ckpt.load(folder / ckpt.FINAL)
     if final is None:
-        print(f"note: {source.name} (seed {source.seed}) has a record but no weights in {run_dir(source, opts)} "
+        print(f"note: {source.name} (seed {source.seed}) has a record but no weights in {folder} "
               "(they are not committed); retraining it, which rewrites its record", flush=True)
         run_experiment(source, opts, results_dir=results_dir, force=True)
-        final = ckpt.load(run_dir(source, opts) / ckpt.FINAL)
+        final = ckpt.load(folder / ckpt.FINAL)
     return final["model"]
+
+
+def ensure_records(experiments: Iterable[Experiment], opts: RunOptions = RunOptions(), *,
+                   results_dir: str | Path | None = None, force: bool = False) -> list[Experiment]:
+    """Train every run of ``experiments`` that has no record (every one with ``force``); return those trained.
+
+    What a chapter's ``train_missing`` (or ``use_cache = False``) does before it reads its records
+    (:class:`lib.claims.RecordSource` only reads). Duplicates (same config hash) train once;
+    KPTransfer sources train before the runs initialised from them (KPTransfer Sec. 3.2), so that
+    with ``force`` a dependant starts from its source's new weights, not the old ones.
+    """
+    unique = list({config_hash(e): e for e in experiments}.values())
+    todo = [e for e in sorted(unique, key=lambda e: e.init is not None)
+            if force or not record_path(e, results_dir).exists()]
+    for exp in todo:
+        run_experiment(exp, opts, results_dir=results_dir, force=force)
+    return todo
 
 
 def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple[dict, dict[str, np.ndarray]]:
@@ -100,8 +120,7 @@ def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple
               "evaluated": ev.evaluated, "visible": ev.visible, "joint_ids": np.asarray(ev.joint_ids, np.int8)}
     if ev.occlusion is not None:
         arrays["occlusion"] = ev.occlusion
-    if ev.pred_image is not None:  # the documented prediction file (README, "Predictions")
-        arrays["pred_image"], arrays["image"] = ev.pred_image, ev.image
+    arrays["pred_image"], arrays["image"] = ev.image_pred, ev.image  # the documented prediction file (README)
     return record, arrays
 
 

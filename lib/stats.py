@@ -44,6 +44,8 @@ Hits = tuple[np.ndarray, np.ndarray]
 
 #: Fewest seeds per configuration behind a defined interval: one run says nothing about seed noise.
 MIN_SEEDS = 2
+#: How an undefined interval (one seed on a side) is written everywhere, never as ``[nan, nan]``.
+NO_INTERVAL = "one seed: no interval"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Interval:
     df_seeds: float = math.inf
 
     def __str__(self) -> str:
+        if not self.defined:
+            return f"{self.estimate:+.2f} ({NO_INTERVAL})"
         return f"{self.estimate:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
 
     @property

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lib.engine import NonFiniteLoss, RunOptions, TrainResult, heatmap_loss, train
 from lib.experiments import PROFILES, Experiment, experiment_names, make_experiment, priority_plan
-from lib.results import Record, record_path
+from lib.results import DEFAULT_RESULTS, Record, record_path
 from lib.runner import chunk, estimated_cost, run_experiment, sweep_units
 from lib.runtime import TooSlowForDevice
 
@@ -51,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", default=None, help="with --all: run slice I of N, written I/N (1-based)")
     p.add_argument("--parallel", type=int, default=1, help="with --all: experiments at once, one process each")
     p.add_argument("--results", default=None, help="results folder (default: the repository's results/)")
-    p.add_argument("--force", action="store_true", help="retrain even if a record exists")
+    p.add_argument("--force", action="store_true",
+                   help="retrain even if a record exists (with --results DIR: the repository's results/ is kept)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     p.add_argument("--device", default="auto")
@@ -70,6 +72,24 @@ def options(args: argparse.Namespace) -> RunOptions:
                       checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                       progress=not args.quiet, allow_slow=args.allow_slow, threads=args.threads,
                       data_root=args.data_root)
+
+
+def refuse_overwrite(exps: list[Experiment], results: str | None) -> None:
+    """``ValueError`` when ``--force`` would overwrite a record in the repository's ``results/``.
+
+    Those records are the study's evidence (the book reads them; ``tests/test_record_guard.py``
+    rescores them): a retrain goes to another folder, ``--results DIR``, where ``--force`` may
+    overwrite; ``python -m lib.recheck RECORD`` compares a rerun with a record epoch by epoch.
+    """
+    repo = DEFAULT_RESULTS.resolve()
+    hit = [p for p in (record_path(e, results).resolve() for e in exps) if p.is_relative_to(repo) and p.exists()]
+    if len(hit) == 1:
+        raise ValueError(f"--force would overwrite the record {os.path.relpath(hit[0])} (the study's evidence); "
+                         f"retrain into another folder with --results DIR, or compare a rerun with the record: "
+                         f"python -m lib.recheck {os.path.relpath(hit[0])}")
+    if hit:
+        raise ValueError(f"--force would overwrite {len(hit)} records in {os.path.relpath(repo)}/ (the study's "
+                         f"evidence; first: {os.path.relpath(hit[0])}); retrain into another folder with --results DIR")
 
 
 def summary(exp: Experiment, rec: Record, cached: bool) -> dict:
@@ -222,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--chunk and --experiments only apply to --all")
     try:
         if args.all:
+            if args.force:
+                refuse_overwrite(sweep_plan(args), args.results)
             t = time.perf_counter()
             results, failed = run_all(args)
             wall = time.perf_counter() - t
@@ -233,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"in {wall:.0f} s", flush=True)
         else:
             exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed)
+            if args.force:
+                refuse_overwrite([exp], args.results)
             out = run_one(exp, args)
             if out is None:
                 return 0

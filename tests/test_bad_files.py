@@ -26,7 +26,7 @@ from lib.data import lsp, mpii
 from lib.data.pack import read_image
 from lib.data.poseset import PoseSet
 from lib.errors import DataFileError, check_magic, run_main
-from lib.metrics import load_mpii_gt, load_predictions
+from lib.data.formats import load_mpii_gt, load_predictions
 from lib.results import load_record, write_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -247,6 +247,7 @@ def assert_one_line_error(run: subprocess.CompletedProcess, path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], run.stderr
 
 
+@pytest.mark.slow
 def test_cli_groups_on_a_truncated_json_gz(tmp_path):
     path = tmp_path / "mpii_annotations.json.gz"
     with gzip.open(path, "wt") as f:
@@ -257,6 +258,7 @@ def test_cli_groups_on_a_truncated_json_gz(tmp_path):
     assert "truncated" in run.stderr
 
 
+@pytest.mark.slow
 def test_cli_data_preview_with_a_garbage_joints_mat(tmp_path):
     other = tmp_path / "other"
     (other / "lspet").mkdir(parents=True)
@@ -267,6 +269,7 @@ def test_cli_data_preview_with_a_garbage_joints_mat(tmp_path):
     assert not (tmp_path / "p.png").exists()
 
 
+@pytest.mark.slow
 def test_cli_metrics_with_a_truncated_ground_truth(tmp_path):
     gt = official_gt(tmp_path / "gt.mat")
     np.save(tmp_path / "p.npy", np.zeros((30, 16, 2)))

@@ -16,6 +16,7 @@ def tiny_record(tiny_runs):
     return tiny_runs.record("pbn/linear")
 
 
+@pytest.mark.slow
 def test_learning_curve_has_one_row_per_epoch_with_images_and_minutes(tiny_record):
     df = curves.learning_curves([tiny_record])
     s = tiny_record.data["config"]["schedule"]
@@ -28,6 +29,7 @@ def test_learning_curve_has_one_row_per_epoch_with_images_and_minutes(tiny_recor
     assert figures.learning_curves(df)._repr_png_()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_sweep_arithmetic_prices_the_plan_at_the_measured_speed(tiny_record, tmp_path):
     plan = priority_plan("cpu")
     empty, summary = curves.sweep_arithmetic("cpu", tmp_path)
@@ -73,6 +75,7 @@ def test_plan_hours_at_a_speed_is_the_plans_training_macs_over_it():
     assert curves.plan_hours_at("cpu", total / 7200) == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_record, tmp_path):
     import json
 

@@ -220,6 +220,7 @@ def test_mpii_pack_is_tied_to_the_json_and_the_ground_truth(tmp_path):
         load_poseset("mpii", "train", **kw)
 
 
+@pytest.mark.slow
 def test_cli_preview_is_not_served_a_pack_of_another_root(tmp_path):
     make_lspet(tmp_path / "data")
     cache = tmp_path / "cache"
@@ -290,6 +291,7 @@ def test_cli_preview_and_pack(tmp_path, capsys):
 # ----------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @needs_real
 def test_real_mpii_available_images(tmp_path):
@@ -306,6 +308,7 @@ def test_real_mpii_available_images(tmp_path):
         load_poseset("mpii", "val", data_root=REAL, cache_dir=tmp_path, require_images=False)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @needs_real
 def test_real_lspet_val_pack(tmp_path):

@@ -153,6 +153,7 @@ def real_mpii() -> mpii.MpiiAnnotations:
     return mpii.read_mpii(REAL / "mpii" / "mpii_annotations.json.gz", REAL / "mpii" / "detections_our_format.mat")
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @needs_real
 def test_real_mpii_split_sizes_and_headboxes(real_mpii):
@@ -173,6 +174,7 @@ def test_real_mpii_split_sizes_and_headboxes(real_mpii):
     assert have.sum() == 46 and (have & real_mpii.is_validation).sum() == 7
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @needs_real
 def test_real_mpii_valid_json_matches_full_layout(real_mpii):

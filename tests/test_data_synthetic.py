@@ -229,6 +229,7 @@ def test_poses_from_a_saved_poseset(tmp_path):
     assert ps.meta["pose_source"] == str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("POSE_DATA"), reason="needs real data: set POSE_DATA to the data folder")
 def test_poses_from_mpii():
     from lib.data.mpii import read_mpii
@@ -247,13 +248,7 @@ def test_poses_from_mpii():
     assert np.median(ps.norm / box) == pytest.approx(0.1, rel=0.05)  # MPII's head size is 0.1 box
 
 
-def test_bench_reports_a_rate():
-    """The benchmark runs and reports a finite positive rate; how fast it is belongs to ``python -m lib.data bench``,
-    not to a test (a wall-clock threshold would fail on a slow or busy machine)."""
-    rate = synthetic.bench(n=4)
-    assert np.isfinite(rate) and rate > 0
-
-
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not os.environ.get("POSE_DATA") or not (Path(os.environ["POSE_DATA"]) / "mpii" / "mpii_annotations.json.gz").is_file(),
                     reason="synthetic-mpii renders MPII's poses: set POSE_DATA to a folder with mpii/mpii_annotations.json.gz")

@@ -10,6 +10,7 @@ import pytest
 from scipy.io import loadmat, savemat
 
 from lib import export, metrics
+from lib.data import formats
 from lib.data.poseset import PoseSet
 from lib.joints import LSP_JOINTS, LSP_TO_MPII
 
@@ -49,6 +50,7 @@ def noisy(gt: np.ndarray, scale: np.ndarray, seed: int = 0) -> np.ndarray:
     return gt + rng.normal(size=gt.shape) * scale[:, None, None]
 
 
+@pytest.mark.slow
 @needs_mpii
 def test_mpii_preds_round_trip_through_lib_metrics_and_plain_numpy(tmp_path):
     ps = mpii_people(DATA, tmp_path / "packs")
@@ -62,14 +64,14 @@ def test_mpii_preds_round_trip_through_lib_metrics_and_plain_numpy(tmp_path):
     assert mat["preds"].shape == (len(ps), 16, 2)
     # 1-based image pixels, MPII order, official row order: the predictions sit on the official ground truth
     official = loadmat(str(MPII_GT))["pos_gt_src"].transpose(2, 0, 1)[rows]
-    order = np.argsort(export.match_gt_rows(image_gt + 1, ps.annotated, metrics.load_mpii_gt(MPII_GT)))
+    order = np.argsort(export.match_gt_rows(image_gt + 1, ps.annotated, formats.load_mpii_gt(MPII_GT)))
     np.testing.assert_allclose(mat["preds"], pred[order] + 1)
     annotated = ps.annotated[order] & (official != 0).all(-1)
     assert np.abs(np.where(annotated[..., None], image_gt[order] + 1 - official, 0)).max() < 0.01
 
     independent = plain_pckh(mat["preds"], MPII_GT, rows)
-    gt = metrics.load_mpii_gt(files["ground_truth"])
-    ours = metrics.per_joint(*metrics.pck_hits(metrics.load_predictions(files["predictions"]), gt.joints,
+    gt = formats.load_mpii_gt(files["ground_truth"])
+    ours = metrics.per_joint(*metrics.pck_hits(formats.load_predictions(files["predictions"]), gt.joints,
                                                gt.annotated, gt.norm, 0.5))
     np.testing.assert_array_equal(ours, independent)
     assert 10 < np.nanmean(independent) < 90  # the scatter makes both right and wrong joints
@@ -78,6 +80,7 @@ def test_mpii_preds_round_trip_through_lib_metrics_and_plain_numpy(tmp_path):
     assert metrics.main(["pckh", str(files["predictions"]), "--gt", str(files["ground_truth"]), "--json"]) == 0
 
 
+@pytest.mark.slow
 @needs_mpii
 def test_mpii_command_line_reports_what_plain_numpy_computes(tmp_path, capsys):
     ps = mpii_people(DATA, tmp_path / "packs")
@@ -92,6 +95,7 @@ def test_mpii_command_line_reports_what_plain_numpy_computes(tmp_path, capsys):
         assert (reported[name] is None and np.isnan(value)) or reported[name] == pytest.approx(value, abs=1e-12)
 
 
+@pytest.mark.slow
 @needs_mpii
 def test_a_trained_model_on_the_mpii_photos_writes_a_file_the_evaluation_reads(tmp_path, capsys):
     """``python -m lib.inference eval --data mpii --out``: its table and lib.metrics agree on the file."""
@@ -133,7 +137,7 @@ def test_mpii_rows_are_matched_by_joints_and_strangers_are_refused(tmp_path):
     gt_file = tmp_path / "gt.mat"
     savemat(gt_file, {"pos_gt_src": joints.transpose(1, 2, 0), "headboxes_src": boxes.transpose(1, 2, 0),
                       "jnt_missing": missing.T.astype(float)})
-    gt = metrics.load_mpii_gt(gt_file)
+    gt = formats.load_mpii_gt(gt_file)
     picked = np.array([4, 2, 0])
     found = export.match_gt_rows(joints[picked] + rng.uniform(-0.4, 0.4, (3, 16, 2)), ~missing[picked], gt)
     np.testing.assert_array_equal(found, picked)

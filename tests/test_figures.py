@@ -1,4 +1,5 @@
-"""The book's figures (lib.figures) and the pose statistics behind the data and MI chapters (lib.posestats)."""
+"""The book's figures (lib.figures) and the pose statistics behind the data and MI chapters
+(lib.pose_sources, lib.data_overview, lib.mi_analysis)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import pytest
 
 from lib import figures as F
 from lib import joints as J
-from lib import posestats as P
+from lib import data_overview as D
+from lib import mi_analysis as M
+from lib import pose_sources as S
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def generator():
-    return P.generator_poses(n=600, seed=0)
+    return S.generator_poses(n=600, seed=0)
 
 
 def test_plot_displays_as_png_whatever_the_backend():
@@ -45,75 +48,76 @@ def test_convergence_band_spans_the_seeds_where_two_reached_the_epoch():
 
 def test_generator_poses_and_their_groups(generator):
     assert generator.joints.shape == (600, 16, 2) and generator.annotated.all()
-    groups = P.source_groups(generator, 5)
+    groups = M.source_groups(generator, 5)
     assert len(groups) == 5 and sorted(j for g in groups for j in g) == list(range(16))
-    found = P.groups_by_source({"gen": generator}, 5)
-    assert list(found) == ["paper Fig. 2(b)", "gen"] and found["paper Fig. 2(b)"] == P.canonical(J.MI5_GROUPS)
+    found = M.groups_by_source({"gen": generator}, 5)
+    assert list(found) == ["paper Fig. 2(b)", "gen"] and found["paper Fig. 2(b)"] == M.canonical(J.MI5_GROUPS)
     # the comparison itself: a relabelled copy is the same grouping, a merged one is not
     merged = (tuple(sorted(groups[0] + groups[1])), *groups[2:])
-    cmp = P.compare_sources({"ref": groups, "relabelled": tuple(reversed(groups)), "merged": merged}, "ref")
+    cmp = M.compare_sources({"ref": groups, "relabelled": tuple(reversed(groups)), "merged": merged}, "ref")
     assert cmp.loc["relabelled", "adjusted Rand"] == 1.0 and cmp.loc["relabelled", "same as ref"]
     assert cmp.loc["merged", "adjusted Rand"] < 1.0 and not cmp.loc["merged", "same as ref"]
 
 
 def test_mi_figures(generator):
-    mats = P.affinities({"gen": generator})
+    mats = M.affinities({"gen": generator})
     m, names = mats["gen"]
     assert m.shape == (16, 16) and m.min() == 0.0 and m.max() == 1.0 and names[0] == "r_ankle"
     assert F.mi_heatmaps(mats)._repr_png_().startswith(PNG)
     sk = F.groups_skeletons({"paper": J.MI5_GROUPS, "lsp-like": J.restrict_groups(J.MI5_GROUPS, range(14))},
                             {"lsp-like": sorted(J.LSP_TO_MPII)})
     assert sk._repr_png_().startswith(PNG)
-    pairs = P.paper_pairs(mats)
+    pairs = M.paper_pairs(mats)
     assert list(pairs.index)[0] == "r_ankle–l_ankle" and pairs["gen: percentile"].between(0, 100).all()
 
 
 def test_eigengaps_find_planted_clusters():
     blocks = np.kron(np.eye(3), np.ones((4, 4))) * 0.9 + 0.05
     np.fill_diagonal(blocks, 0)
-    gaps = P.eigengaps(blocks, k_max=8)
+    gaps = M.eigengaps(blocks, k_max=8)
     assert gaps.idxmax() == 3
-    choice = P.eigengap_choice({"planted": gaps})
+    choice = M.eigengap_choice({"planted": gaps})
     assert choice.loc["planted", "largest gap at k"] == 3
     assert F.eigengap_plot({"planted": gaps})._repr_png_().startswith(PNG)
 
 
 def test_stability_by_k(generator):
-    table, mats = P.stability_by_k(generator, (2, 5), n_boot=3)
+    table, mats = M.stability_by_k(generator, (2, 5), n_boot=3)
     assert list(table.index) == [2, 5] and table["agreement"].between(0, 1).all()
     assert mats[5].shape == (16, 16) and np.allclose(np.diag(mats[5]), 1.0)
     assert F.coassignment_heatmaps({"k = 5": (mats[5], generator.names)})._repr_png_().startswith(PNG)
 
 
 def test_mi_bias_is_positive_and_below_the_mi(generator):
-    bias = P.mi_bias_summary(generator, n_shuffles=1)
+    bias = M.mi_bias_summary(generator, n_shuffles=1)
     assert list(bias.index) == ["weakest pair", "median pair", "strongest pair"]
     assert (bias["bias (nats)"] > 0).all() and (bias["bias / MI"] < 1).all()
 
 
 def test_mpii_groups_fall_back_to_the_stored_ones(monkeypatch):
     monkeypatch.delenv("POSE_DATA", raising=False)
-    groups, origin = P.mpii_groups(6)
-    assert groups == P.canonical(J.MI6_GROUPS) and "stored" in origin and "not recomputed" in origin
-    assert P.groups_frame(groups).shape == (6, 1)
+    groups, origin = M.mpii_groups(6)
+    assert groups == M.canonical(J.MI6_GROUPS) and "stored" in origin and "not recomputed" in origin
+    assert M.groups_frame(groups).shape == (6, 1)
     with pytest.raises(ValueError, match="POSE_DATA"):
-        P.mpii_groups(7)
-    assert "not set" in P.mpii_note({"synthetic generator": None})
+        M.mpii_groups(7)
+    assert "not set" in M.mpii_note({"synthetic generator": None})
     # the "= lib.joints" column compares what mpii_groups returns with the stored groups; here that is the
     # stored groups themselves, so check the comparison with groups that differ instead
     swapped = (tuple(sorted(J.MI6_GROUPS[0] + J.MI6_GROUPS[1])), *J.MI6_GROUPS[2:])
-    monkeypatch.setattr(P, "mpii_groups", lambda k, data_root=None: (P.canonical(swapped), "test"))
-    table = P.mpii_groups_by_k((6,))
+    monkeypatch.setattr(M, "mpii_groups", lambda k, data_root=None: (M.canonical(swapped), "test"))
+    table = M.mpii_groups_by_k((6,))
     assert not table.loc[6, "= lib.joints"]
-    monkeypatch.setattr(P, "mpii_groups", lambda k, data_root=None: (P.canonical(J.MI6_GROUPS), "test"))
-    assert P.mpii_groups_by_k((6,)).loc[6, "= lib.joints"]
+    monkeypatch.setattr(M, "mpii_groups", lambda k, data_root=None: (M.canonical(J.MI6_GROUPS), "test"))
+    assert M.mpii_groups_by_k((6,)).loc[6, "= lib.joints"]
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_mpii_groups_from_the_annotations_equal_the_stored_ones():
     if not os.environ.get("POSE_DATA"):
         pytest.skip("needs POSE_DATA (MPII annotations)")
-    table = P.mpii_groups_by_k((2, 5, 6, 8))
+    table = M.mpii_groups_by_k((2, 5, 6, 8))
     assert table["= lib.joints"].all()
 
 
@@ -121,14 +125,14 @@ def test_visibility_tables_and_bars(generator):
     n = 50
     rng = np.random.default_rng(0)
     ann = rng.random((n, 14)) < 0.9
-    src = P.PoseSource("lsp-like", np.zeros((n, 14, 2)), ann, ann.copy(), None, tuple(sorted(J.LSP_TO_MPII)), "test")
+    src = S.PoseSource("lsp-like", np.zeros((n, 14, 2)), ann, ann.copy(), None, tuple(sorted(J.LSP_TO_MPII)), "test")
     vis = rng.random((n, 16)) < 0.7
-    other = P.PoseSource("mpii-like", np.zeros((n, 16, 2)), np.ones((n, 16), bool), vis, None, tuple(range(16)), "test")
+    other = S.PoseSource("mpii-like", np.zeros((n, 16, 2)), np.ones((n, 16), bool), vis, None, tuple(range(16)), "test")
     sources = {"lsp-like": src, "mpii-like": other, "no flags": generator}
-    table = P.visibility_table(sources)
+    table = D.visibility_table(sources)
     assert list(table.index) == list(J.MPII_JOINTS)
     assert (table["lsp-like"]["invisible %"].dropna() == 0).all()
-    summary = P.visibility_summary(sources)
+    summary = D.visibility_summary(sources)
     assert list(summary.index) == ["lsp-like", "mpii-like"]  # no flags, no row
     row = summary.loc["mpii-like"]
     assert row["visible %"] + row["invisible %"] + row["missing %"] == pytest.approx(100, abs=0.2)
@@ -148,7 +152,7 @@ def test_skeleton_grids_draw_any_poseset():
 
 
 def test_fig5_from_a_frame():
-    from lib.tables import FIG5
+    from lib.pbn_tables import FIG5
 
     frame = pd.DataFrame([{"panel": p, "experiment": e, "x": x, "series": s, "mean": 50.0, "low": 48.0, "high": 52.0,
                            "seeds": 2, "params": 1e6, "train_loss": 1e-3} for p, e, x, s in FIG5])
@@ -157,14 +161,8 @@ def test_fig5_from_a_frame():
     assert len(plot.figure.axes) == 6 and plot._repr_png_().startswith(PNG)
 
 
-def test_table6_parameters_match_the_paper():
-    counts = P.table6_parameters()
-    assert counts.loc["Ours (8 stacks)", "ours"] == 26_686_848
-    assert counts.loc["Deep BS (8 stacks)", "ours"] == 27_216_768
-
-
 def test_joint_columns():
-    cols = P.joint_columns()
+    cols = D.joint_columns()
     assert list(cols.index) == [*J.TABLE_COLUMNS, "Mean", "Hard"] and cols["in LSP"].all()
 
 

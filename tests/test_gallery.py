@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from lib import evaluate as E
 from lib import gallery as G
 from lib.experiments import make_experiment
 
@@ -13,34 +14,45 @@ def records(tiny_runs):
     return [tiny_runs.record(n) for n in ("pbn/mi5-d1-w64", "pbn/linear")], tiny_runs.dirs["packs"]
 
 
-def test_records_are_rescored_on_rebuilt_validation_people(records):
+@pytest.mark.slow
+def test_records_keep_their_stored_hits_on_rebuilt_validation_people(records):
     recs, packs = records
     ps, runs = G.compare(recs, cache_dir=packs)
     assert len(ps) == make_experiment("pbn/linear", "tiny").data.val_limit
     for rec, run in zip(recs, runs):
         stored = rec.arrays()
         assert run.label == f"{rec.experiment} s0"
-        assert np.array_equal(run.evaluated, stored["evaluated"])
-        assert (run.hits != stored["hits"]).mean() <= G.MAX_DISAGREEMENT
+        assert np.array_equal(run.hits, stored["hits"]) and np.array_equal(run.evaluated, stored["evaluated"])
+        assert run.table == pytest.approx({k: rec.metrics[k] for k in run.table})
+        assert np.array_equal(run.image_pred, stored["pred_image"]) and run.auc is None
         assert np.isinf(run.errors[~run.evaluated]).all() and np.isfinite(run.errors[run.evaluated]).all()
 
 
+@pytest.mark.slow
 def test_other_people_are_refused(records):
     recs, packs = records
     ps, _ = G.compare(recs, cache_dir=packs)
     with pytest.raises(ValueError, match="validation data has"):
-        G.run_errors(recs[0], ps.subset(slice(0, 8)))
+        E.stored(recs[0], ps.subset(slice(0, 8)))
     moved = ps.subset(np.arange(len(ps)))
-    moved.joints = recs[0].arrays()["pred"].astype(np.float32)  # other ground truth: every joint "right"
-    with pytest.raises(ValueError, match="disagree"):
-        G.run_errors(recs[0], moved)
+    moved.annotated = moved.annotated.copy()
+    moved.annotated[0] = False  # another annotation: the run evaluated joints these people lack
+    with pytest.raises(ValueError, match="differ from the run's in their evaluated joints"):
+        E.stored(recs[0], moved)
+    renamed = ps.subset(np.arange(len(ps)))
+    renamed.meta["images"] = [f"photo{i}.jpg" for i in range(len(ps))]  # people of other images
+    with pytest.raises(ValueError, match="differ from the run's in their images"):
+        E.stored(recs[0], renamed)
 
 
-def run_with(errors: np.ndarray, evaluated: np.ndarray | None = None, label: str = "m") -> G.RunErrors:
+def run_with(errors: np.ndarray, evaluated: np.ndarray | None = None, label: str = "m") -> E.Evaluation:
     evaluated = np.ones(errors.shape, bool) if evaluated is None else evaluated
     n, j = errors.shape
-    return G.RunErrors(label, np.zeros((n, j, 2)), np.where(evaluated, errors, np.inf), (errors < 0.5) & evaluated,
-                       evaluated, tuple(range(j)), tuple(range(j)), 0.5)
+    hits, visible, ids = (errors < 0.5) & evaluated, np.ones((n, j), bool), tuple(range(j))
+    return E.Evaluation(pred=np.zeros((n, j, 2)), image_pred=np.zeros((n, j, 2)), maxvals=np.zeros((n, j)),
+                        errors=np.where(evaluated, errors, np.inf), hits=hits, evaluated=evaluated, visible=visible,
+                        joint_ids=ids, columns=ids, metric="pckh", threshold=0.5,
+                        tables=E.tables_of(hits, evaluated, visible, ids), label=label)
 
 
 def test_worst_people_rank_by_capped_mean_error_over_runs():
@@ -54,6 +66,7 @@ def test_worst_people_rank_by_capped_mean_error_over_runs():
     assert 2 not in G.worst_people([a, c], 4).tolist()  # a person one run does not evaluate is left out
 
 
+@pytest.mark.slow
 def test_gallery_and_distribution_figures(records):
     recs, packs = records
     ps, runs = G.compare(recs, cache_dir=packs)

@@ -319,6 +319,7 @@ def write_common_layout(path: Path, joints: np.ndarray, scale: float) -> None:
     path.write_text(json.dumps(records))
 
 
+@pytest.mark.slow
 def test_cli_json_on_a_small_common_layout_file(tmp_path):
     lattice = 8
     clusters = ((0, 1, 4, 5), (2, 3, 6), (7, 8, 9, 12, 13), (10, 11), (14, 15))
@@ -373,6 +374,7 @@ def mpii_train():
     return ann.joints, ann.annotated, MPII_SCALE_PX * ann.scale
 
 
+@pytest.mark.slow
 @needs_mpii
 @pytest.mark.realdata
 def test_mpii_k5_reproduces_fig2b(mpii_train):
@@ -384,6 +386,7 @@ def test_mpii_k5_reproduces_fig2b(mpii_train):
     assert any(knees_ankles <= set(g) for g in groups)
 
 
+@pytest.mark.slow
 @needs_mpii
 @pytest.mark.realdata
 def test_mpii_k6_detaches_head_and_neck_as_sec31_says(mpii_train):
@@ -394,6 +397,7 @@ def test_mpii_k6_detaches_head_and_neck_as_sec31_says(mpii_train):
     assert idx("r_ankle", "r_knee", "l_knee", "l_ankle") in groups
 
 
+@pytest.mark.slow
 @needs_mpii
 @pytest.mark.realdata
 @pytest.mark.parametrize("k", [2, 6, 8])
@@ -404,6 +408,7 @@ def test_stored_mi_groups_match_the_mpii_clustering(mpii_train, k):
     assert mi_groups(joints, annotated, k, person_size=size) == canonical_groups(named_groups(f"mi{k}"))
 
 
+@pytest.mark.slow
 @needs_mpii
 @pytest.mark.realdata
 def test_mpii_k5_is_stable_under_bootstrap(mpii_train):

@@ -1,4 +1,4 @@
-"""Tests of lib.metrics on cases worked by hand, the loaders, the command line and the real file."""
+"""Tests of lib.metrics on cases worked by hand, the file readers (lib.data.formats), the command line and the real file."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from scipy.io import savemat
 
 from lib import metrics
 from lib.joints import KPTRANSFER_SPLITS, LSP_TO_MPII, idx
+from lib.data.formats import load_mpii_gt, load_predictions
 from lib.metrics import (
     evaluate_mpii,
     head_size,
-    load_mpii_gt,
-    load_predictions,
     pck_curve,
     pck_hits,
     pck_table,
@@ -233,6 +232,7 @@ def test_command_line_on_tiny_files(tmp_path, capsys):
     assert "one prediction per validation person" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point(tmp_path):
     path, pos = _tiny_gt(tmp_path)
     np.save(tmp_path / "p.npy", pos.transpose(2, 0, 1))

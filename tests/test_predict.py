@@ -8,6 +8,7 @@ from PIL import Image
 
 from lib import inference as I
 from lib import predict as P
+from lib.evaluate import evaluate
 
 NAME = "pbn/mi5-d1-w64"
 
@@ -21,10 +22,11 @@ def run(tiny_runs):
     return {"root": root, "exp": exp, "model": model, "ps": ps}
 
 
+@pytest.mark.slow
 def test_a_box_framing_a_validation_crop_reproduces_the_evaluation(run, tmp_path):
     """The person box of crop i, given as --box on that crop saved as a photo, gives evaluate()'s joints."""
     exp, model, ps = run["exp"], run["model"], run["ps"]
-    ev = I.evaluate(model, exp, ps, "flip")
+    ev = evaluate(model, exp, ps, "flip")
     r = ps.resolution
     half = r / exp.data.margin / P.BOX_FACTOR / 2  # the box that BOX_FACTOR turns into the training person box
     c = (r - 1) / 2
@@ -36,6 +38,7 @@ def test_a_box_framing_a_validation_crop_reproduces_the_evaluation(run, tmp_path
         np.testing.assert_allclose(pred.scores, ev.maxvals[i], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_command_draws_the_skeleton_on_a_photo_of_any_size(run, tmp_path, capsys):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)).save(tmp_path / "mine.jpg")
@@ -55,6 +58,7 @@ def test_command_draws_the_skeleton_on_a_photo_of_any_size(run, tmp_path, capsys
             assert img.format == "PNG" and min(img.size) > 100
 
 
+@pytest.mark.slow
 def test_bad_box_and_missing_image_are_one_line_errors(run, tmp_path, capsys):
     weights = str(I.weights_path(run["exp"], run["root"] / "runs"))
     Image.new("RGB", (32, 32)).save(tmp_path / "a.png")

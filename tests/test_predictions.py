@@ -69,6 +69,7 @@ def fresh_run(dataset: str, tmp_path: Path):
     return run_experiment(exp, opts, results_dir=tmp_path / "results"), exp.data.val_limit
 
 
+@pytest.mark.slow
 @needs_lspet
 def test_a_fresh_runs_prediction_file_scores_the_same_from_joints_mat(tmp_path):
     rec, people = fresh_run("lspet", tmp_path)
@@ -112,6 +113,7 @@ def check_rendered(record_data: dict, arrays: dict, people: int = 48) -> None:
     assert (hits == arrays["hits"][:people]).mean() >= 0.999
 
 
+@pytest.mark.slow
 @needs_mpii
 def test_a_fresh_synthetic_mpii_runs_predictions_score_the_same_from_a_fresh_rendering(tmp_path):
     rec, people = fresh_run("synthetic-mpii", tmp_path)
@@ -120,6 +122,7 @@ def test_a_fresh_synthetic_mpii_runs_predictions_score_the_same_from_a_fresh_ren
     check_rendered(rec.data, arrays, people=people)
 
 
+@pytest.mark.slow
 @needs_mpii
 @pytest.mark.parametrize("record", [r for r in iter_records("cpu", "synthetic-mpii") if "pred_image" in r.arrays()] or
                          [pytest.param(None, marks=pytest.mark.skip(reason=f"no cpu record of synthetic-mpii in {DEFAULT_RESULTS}"))],

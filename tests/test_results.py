@@ -55,6 +55,7 @@ def test_write_is_atomic_and_complete(tmp_path):
         load_record(path)
 
 
+@pytest.mark.slow
 def test_cache_round_trip_provenance_and_recomputable_metrics(tmp_path, monkeypatch):
     exp = make_experiment("pbn/mi5-d1-w64", "tiny")
     res = tmp_path / "results"
@@ -90,6 +91,7 @@ def test_cache_round_trip_provenance_and_recomputable_metrics(tmp_path, monkeypa
     assert records("tiny", "lspet", results_dir=res).empty
 
 
+@pytest.mark.slow
 def test_kptransfer_runs_its_source_first_and_reuses_it(tmp_path):
     res = tmp_path / "results"
     frozen = make_experiment("kpt/a-frozen", "tiny")
@@ -104,6 +106,7 @@ def test_kptransfer_runs_its_source_first_and_reuses_it(tmp_path):
     assert "Mean" in rec.metrics and not {"Head", "Sho."} & set(rec.metrics)  # S2 of split (a): limbs only
 
 
+@pytest.mark.slow
 def test_cli_lists_runs_and_reuses(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     listed = subprocess.run([sys.executable, "-m", "lib.train", "--list"], cwd=REPO, env=env, capture_output=True,
@@ -134,6 +137,7 @@ def test_damaged_record_is_one_error_naming_it(tmp_path, monkeypatch):
         run_experiment(exp, opts(tmp_path), results_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_damaged_last_checkpoint_is_moved_aside_and_the_run_starts_fresh(tmp_path):
     exp = make_experiment("pbn/mi5-d1-w64", "tiny")
     clean = run_experiment(exp, opts(tmp_path / "clean"), results_dir=tmp_path / "clean")
@@ -146,6 +150,7 @@ def test_damaged_last_checkpoint_is_moved_aside_and_the_run_starts_fresh(tmp_pat
     assert rec.metrics == clean.metrics  # a fresh run, as if there had been no checkpoint (CPU: bit-identical)
 
 
+@pytest.mark.slow
 def test_damaged_final_weights_of_a_source_are_retrained(tmp_path):
     res = tmp_path / "results"
     source = make_experiment("kpt/a-source", "tiny")

@@ -36,6 +36,7 @@ def test_identical_runs_have_a_zero_width_interval():
     assert (ci.estimate, ci.low, ci.high) == (0.0, 0.0, 0.0)
 
 
+@pytest.mark.slow
 def test_paired_interval_covers_the_true_difference_and_is_narrower_than_unpaired():
     """Coverage of the 95% interval over simulated validation sets, for correlated runs."""
     rng = np.random.default_rng(1)
@@ -167,6 +168,7 @@ def _simulate(n_sims: int, gain: float, seed: int, n: int = 1000, j: int = 10, s
     return confirmed / n_sims
 
 
+@pytest.mark.slow
 def test_calibration_no_true_difference_is_rarely_confirmed():
     """Under no true difference, 3-vs-3-seed comparisons end "confirmed" at most at the nominal rate.
 

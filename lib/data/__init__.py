@@ -20,11 +20,20 @@ from lib.data import pack
 from lib.data.paths import data_root as resolve_data_root
 from lib.data.paths import default_cache_dir
 from lib.data.poseset import PoseSet
+from lib.joints import LSP_TO_MPII, NUM_MPII_JOINTS
 
 if TYPE_CHECKING:
     from lib.data.synthetic import SyntheticConfig
 
-DATASETS = ("synthetic", "synthetic-mpii", "lspet", "mpii")
+#: Every dataset by name, with the MPII index of each of its joints (its :attr:`PoseSet.joint_ids`):
+#: the one list of dataset names, which ``lib.experiments`` builds its configs from.
+DATASET_JOINTS: dict[str, tuple[int, ...]] = {
+    "synthetic": tuple(range(NUM_MPII_JOINTS)),
+    "synthetic-mpii": tuple(range(NUM_MPII_JOINTS)),
+    "lspet": LSP_TO_MPII,
+    "mpii": tuple(range(NUM_MPII_JOINTS)),
+}
+DATASETS = tuple(DATASET_JOINTS)
 #: Synthetic datasets and their pose sources: the built-in kinematic generator, or the real MPII
 #: poses of the same split (a real pose distribution, for the occlusion study of PBN Fig. 7).
 SYNTHETIC_POSES = {"synthetic": "generator", "synthetic-mpii": "mpii"}
@@ -35,7 +44,7 @@ DEFAULT_SYNTHETIC_NUM = {"train": 2000, "val": 500}
 #: The validation split of a synthetic config renders with ``seed + VAL_SEED_OFFSET``.
 VAL_SEED_OFFSET = 1_000_003
 
-__all__ = ["DATASETS", "SPLITS", "PoseSet", "load_poseset", "synthetic_config_for"]
+__all__ = ["DATASETS", "DATASET_JOINTS", "SPLITS", "PoseSet", "load_poseset", "synthetic_config_for"]
 
 
 def load_poseset(

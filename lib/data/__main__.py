@@ -20,12 +20,10 @@ import numpy as np
 import torch
 
 from lib.data import DATASETS, SPLITS, load_poseset
-from lib.data.augment import KPTRANSFER_AUGMENT, NO_AUGMENT, PBN_AUGMENT, DeviceData, make_batch
+from lib.data.augment import AUGMENTS, DeviceData, make_batch
 from lib.data.pack import PackSpec
 from lib.data.poseset import PoseSet, decode_jpegs, encode_jpegs
 from lib.errors import run_main
-
-AUGMENTS = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT, "none": NO_AUGMENT}
 
 
 def main(argv: list[str] | None = None) -> None:

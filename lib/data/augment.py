@@ -71,6 +71,9 @@ PBN_AUGMENT = AugmentConfig(scale=0.25, rotation=30.0, shear=0.5, flip=True, col
 KPTRANSFER_AUGMENT = AugmentConfig(scale=0.25, rotation=30.0, shear=0.0, flip=False, color=0.0)
 #: No augmentation: the person box onto the input, as at test time.
 NO_AUGMENT = AugmentConfig(scale=0.0, rotation=0.0, shear=0.0, flip=False, color=0.0)
+#: Every augmentation by the name an experiment's config gives (``lib.experiments.DataConfig.augment``),
+#: used by the training engine, ``python -m lib.data`` and the figures: the one list of these names.
+AUGMENTS: dict[str, AugmentConfig] = {"pbn": PBN_AUGMENT, "kptransfer": KPTRANSFER_AUGMENT, "none": NO_AUGMENT}
 
 
 @dataclass

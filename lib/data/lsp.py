@@ -25,7 +25,7 @@ import numpy as np
 
 from lib.errors import DataFileError, describe
 from lib.joints import LSP_JOINTS, NUM_LSP_JOINTS
-from lib.metrics import load_mat
+from lib.data.formats import load_mat
 
 _R_SHO, _L_SHO = LSP_JOINTS.index("r_shoulder"), LSP_JOINTS.index("l_shoulder")
 _R_HIP, _L_HIP = LSP_JOINTS.index("r_hip"), LSP_JOINTS.index("l_hip")

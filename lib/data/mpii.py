@@ -33,7 +33,7 @@ import numpy as np
 
 from lib.errors import DataFileError, check_magic, describe
 from lib.joints import MPII_JOINTS, NUM_MPII_JOINTS
-from lib.metrics import load_mpii_gt
+from lib.data.formats import load_mpii_gt
 
 _HEAD_TOP, _UPPER_NECK = MPII_JOINTS.index("head_top"), MPII_JOINTS.index("upper_neck")
 
@@ -254,7 +254,7 @@ def _scales(scale: np.ndarray, path: Path) -> np.ndarray:
 def read_gt_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The official validation ground truth: ``(joints N×16×2, missing N×16 bool, headboxes N×2×2)``.
 
-    Read by :func:`lib.metrics.load_mpii_gt` (one reader for the file). Coordinates are returned
+    Read by :func:`lib.data.formats.load_mpii_gt` (one reader for the file). Coordinates are returned
     1-based as stored (the official evaluation compares them with 1-based predictions);
     :func:`attach_headboxes` converts them.
     """

@@ -240,8 +240,9 @@ def read_image(path: Path) -> Image.Image:
     when empty, truncated or not an image."""
     if not path.is_file():
         raise FileNotFoundError(
-            f"image {path} not found; point images_dir at the full image folder, or pass "
-            "require_images=False to keep only people whose images exist"
+            f"image {path} not found; point images_dir at the full image folder (command lines: under --data-root), or "
+            "pass require_images=False (python -m lib.data: --allow-missing-images) to keep only people whose "
+            "images exist"
         )
     try:
         with Image.open(path) as img:
@@ -249,7 +250,8 @@ def read_image(path: Path) -> Image.Image:
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, zlib.error,
             Image.DecompressionBombError) as e:  # PIL's decoders fail in all these ways on damaged files
         raise DataFileError(path, f"is not a readable image, truncated or damaged ({describe(e)})",
-                            "replace it with the original photo, or delete it and pass require_images=False") from None
+                            "replace it with the original photo, or delete it and pass require_images=False "
+                            "(python -m lib.data: --allow-missing-images)") from None
 
 
 def crop_person(img: Image.Image, center: np.ndarray, side: float, resolution: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -315,8 +317,9 @@ def keep_available(images_dir: Path, names: list[str], require_images: bool, wha
         if require_images:
             raise FileNotFoundError(
                 f"{what}: {len(missing)} images missing from {images_dir} (first: {missing[0]}); "
-                "point images_dir at the full image folder, or pass require_images=False to keep "
-                "only the people whose images exist"
+                "point images_dir at the full image folder (command lines: under --data-root), or pass "
+                "require_images=False (python -m lib.data: --allow-missing-images) to keep only the people "
+                "whose images exist"
             )
         warnings.warn(f"{what}: dropped {int((~keep).sum())} of {len(keep)} people whose images are "
                       f"missing from {images_dir} ({len(missing)} images)", stacklevel=3)
@@ -339,7 +342,7 @@ def build_mpii(root: Path, spec: PackSpec, images_dir: Path | None = None) -> Po
     ann = ann.subset(rows[: spec.limit])
     if len(ann) == 0:
         raise FileNotFoundError(f"no MPII {spec.split} people have images in {images_dir}; point images_dir at "
-                                "the MPII image folder")
+                                "the MPII image folder (command lines: under --data-root)")
     centers = ann.center + np.stack([np.zeros_like(ann.scale), MPII_CENTER_SHIFT * ann.scale], 1)
     sides = MPII_PX_PER_SCALE * MPII_BOX_FACTOR * ann.scale
     images, origin = crop_people(images_dir, ann.images, centers, sides, spec.resolution, spec.margin,

@@ -1,0 +1,46 @@
+"""Benchmarks run for real, kept apart from the unit tests: they time things.
+
+:mod:`lib.bench` (training images per second, fp32 eager against the fast path, one process against
+one per core) and the synthetic renderer's rate (``python -m lib.data bench``). Each checks that a
+timing is produced and is sane, never how fast it is (a wall-clock threshold would fail on a slow
+or busy machine).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lib.bench import training_throughput
+from lib.data import synthetic
+from lib.experiments import make_experiment
+from lib.hardware import nominal_bf16_peak
+from lib.runtime import model_macs
+
+
+def test_bench_reports_a_rate():
+    """The benchmark runs and reports a finite positive rate; how fast it is belongs to ``python -m lib.data bench``,
+    not to a test (a wall-clock threshold would fail on a slow or busy machine)."""
+    rate = synthetic.bench(n=4)
+    assert np.isfinite(rate) and rate > 0
+
+
+@pytest.mark.slow
+def test_bench_times_training_steps_and_knows_gpu_peaks():
+    exp = make_experiment("pbn/mi5-d1-w64", "tiny")
+    t = training_throughput(exp.model, torch.device("cpu"), batch_size=2, iters=1, warmup=0, fast=False)
+    assert t.images_per_s > 0 and t.macs == model_macs(exp.model) and t.train_flops == 6 * t.macs * t.images_per_s
+    assert nominal_bf16_peak("NVIDIA H100 80GB HBM3") == 989e12 and nominal_bf16_peak("NVIDIA H100 PCIe") == 756e12
+    assert nominal_bf16_peak("Some Future GPU") is None
+
+
+@pytest.mark.slow
+def test_cpu_layouts_time_one_process_and_one_per_core():
+    """``lib.bench --layouts``: one 2-thread process against two 1-thread processes, each timed for real."""
+    from lib.bench import cpu_layouts
+
+    rows = cpu_layouts(make_experiment("pbn/linear", "tiny").model, batch_size=2, iters=2, bf16=False, cores=2)
+    assert [(r["processes"], r["threads"]) for r in rows] == [(1, 2), (2, 1)]
+    assert all(math.isfinite(r["images_per_s"]) and r["images_per_s"] > 0 for r in rows)
+    assert rows[0]["ratio"] == 1.0 and rows[1]["ratio"] == rows[1]["images_per_s"] / rows[0]["images_per_s"]
