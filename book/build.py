@@ -13,7 +13,9 @@ temporary file: only a chapter that ran to the end replaces its page (an atomic 
 chapter that fails keeps its previous good page; its failed execution is left beside it as
 ``<name>.failed.ipynb`` (with the traceback), the other chapters still run, and the build then
 stops before rendering, naming the failed chapters (exit status 1). A broken chapter therefore
-never renders as if it were fine.
+never renders as if it were fine. After rendering, ``book/check_pages.py`` reads every page and
+the build exits 1 if one shows a traceback, a warning or a ``nan`` interval, or if a chapter of
+``_toc.yml`` has no page.
 """
 
 from __future__ import annotations
@@ -146,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     jb = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jb), "build", str(ROOT), "--builder", "html", "--warningiserror", "--keep-going"], check=True,
                    cwd=ROOT)
+    # book/check_pages.py: one line per traceback, warning, nan interval or unbuilt chapter; non-zero if any
+    if subprocess.run([sys.executable, str(ROOT / "book" / "check_pages.py")], cwd=ROOT).returncode:
+        print("error: the rendered book shows the problems above", file=sys.stderr)
+        return 1
     print(f"book: {ROOT / '_build' / 'html' / 'index.html'}")
     return 0
 

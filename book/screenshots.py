@@ -2,8 +2,9 @@
 
 Usage: ``python book/screenshots.py [--out DIR]`` after ``make book``. For every HTML page of the
 book's table of contents it writes ``DIR/<page>.png`` (a full-width screenshot) and checks the
-page's HTML for signs of a broken chapter: Python tracebacks or error outputs, figures missing
-(a chapter notebook with no image), tables missing. Needs Debian's ``chromium`` package.
+page's HTML for signs of a broken chapter: what ``book/check_pages.py`` fails a page on (tracebacks,
+stderr output and Python warnings, ``nan`` intervals), figures missing (a chapter notebook with no
+image), tables missing. Needs Debian's ``chromium`` package.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from check_pages import page_problems  # book/check_pages.py: book/ is on sys.path when this runs as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
-ERROR_MARKERS = ("Traceback (most recent call last)", 'class="output stderr"', "Error</span>", "ModuleNotFoundError")
 
 
 def chromium() -> str:
@@ -48,7 +50,7 @@ def redirect_target(page: Path) -> Path:
 def check(page: Path) -> list[str]:
     """Problems visible in a rendered page's HTML."""
     html = page.read_text(errors="replace")
-    problems = [f"contains {m!r}" for m in ERROR_MARKERS if m in html]
+    problems = page_problems(html)
     if "chapters" in page.parts:
         if not re.search(r"<img[^>]+(\.png|data:image)", html):
             problems.append("no figure")

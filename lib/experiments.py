@@ -239,7 +239,7 @@ validation people; PCKh@0.5). Departures from the papers, each for speed on two 
   as in the papers; crops are cut at 80 px (1.25 × the input) so augmentation has real pixels;
 * 2 stacks (papers: 8 for the benchmark rows, 3 for the ablations), the fewest that keep
   stacking, feature fusion and intermediate supervision; KPTransfer k = 1 (source 1 stack,
-  transfer / frozen / random 2 stacks; paper: k = 4);
+  transfer / frozen / random 2 stacks; paper: k = 2, a two-stack source and four-stack networks);
 * trunk width C = 128 (papers: 256), PBN branch widths scaled with it (W × 128/256: the
   default W = 64 becomes 32) so branch-to-trunk ratios stay the papers';
 * RMSProp as in both papers but lr 1e-3 (papers: 2.5e-4): the schedule is 115,200 training

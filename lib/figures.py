@@ -12,8 +12,16 @@ A :class:`Plot` wraps a closed matplotlib Figure and displays itself as a PNG in
 whatever matplotlib backend is active (``lib.data.preview`` selects ``Agg`` on import, which
 would otherwise stop inline figures); its text form names the panels, stable for nbval.
 
+Width: the book leaves about 750 px for a figure at a 1400 px window and scales wider images down
+(text with them), so the curves, heat maps and panel figures are at most :data:`BOOK_WIDTH` inches
+wide (about 830 px at 110 dpi) with text of 7 pt or more; panels wrap into rows (two or three a row)
+instead of widening the figure. Their legends sit outside the axes (beside or below), never over
+the data.
+
 Colours: right joints red, left blue, centre green (as :mod:`lib.data.preview`); groups use the
-``tab10`` palette; configurations compared by a claim use C0 (A) and C1 (B) where it applies.
+``tab10`` palette; configurations compared by a claim use C0 (A) and C1 (B) where it applies; the
+lines of one panel get :func:`line_style` (tab10 colour, and a line style and marker of their own,
+so that they stay apart in grey or to a colour-blind reader).
 Error bars are the verdicts' 95% intervals (:func:`lib.pbn_tables.score`, i.e. :func:`lib.stats.config_mean`:
 Student's t over seeds plus the image variance shared by the runs); a point with one seed has no
 interval and is drawn hollow.
@@ -63,7 +71,7 @@ class Plot:
         return self._render("jpeg") if self.photo else None
 
     def __repr__(self) -> str:
-        titles = [ax.get_title() for ax in self.figure.axes if ax.get_title()]
+        titles = [t for ax in self.figure.axes if (t := ax.get_title() or ax.get_title(loc="left"))]
         return f"<Plot: {len(self.figure.axes)} axes" + (f": {'; '.join(titles)}" if titles else "") + ">"
 
     def save(self, path) -> None:
@@ -73,6 +81,30 @@ class Plot:
 
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.spines.top": False, "axes.spines.right": False,
                      "font.size": 9})
+
+#: The widest a figure is drawn, in inches: at the :class:`Plot`'s 110 dpi about the book's text
+#: column at a 1400 px window (wider images are scaled down, their text with them).
+BOOK_WIDTH = 7.6
+
+_LINESTYLES = ("-", "--", "-.", ":")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def line_style(i: int) -> dict[str, object]:
+    """The ``i``-th line of a panel: a ``tab10`` colour, a line style and a marker (each cycling on its own)."""
+    return {"color": plt.get_cmap("tab10").colors[i % 10], "ls": _LINESTYLES[i % len(_LINESTYLES)],
+            "marker": _MARKERS[i % len(_MARKERS)]}
+
+
+def _grid(n: int, cols: int, panel: tuple[float, float], extra_height: float = 0.0, **kw):
+    """``n`` panels in rows of at most ``cols`` (each ``panel`` inches), the unused cells removed."""
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows + extra_height), squeeze=False,
+                             **kw)
+    for ax in axes.flat[n:]:
+        fig.delaxes(ax)
+    return fig, list(axes.flat[:n])
 
 
 def skeleton_grid(ps, n: int = 8, seed: int = 0, title: str = "", cols: int = 8) -> Plot:
@@ -111,18 +143,23 @@ def visibility_bars(table: pd.DataFrame, columns: Sequence[str] = ("invisible %"
     return Plot(fig)
 
 
+def _heatmaps(matrices: Mapping[str, tuple[np.ndarray, Sequence[str]]], cmap: str, vmax: float, label: str) -> Plot:
+    """Joint-by-joint matrices, two a row, joint names at 8 pt (x names upright: one a cell), one colour bar."""
+    fig, axes = _grid(len(matrices), 2, (3.6, 3.7), layout="constrained")
+    im = None
+    for ax, (name, (m, names)) in zip(axes, matrices.items()):
+        im = ax.imshow(m, cmap=cmap, vmin=0, vmax=vmax)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.tick_params(length=2, pad=2)
+        ax.set_title(name, fontsize=10)
+    fig.colorbar(im, ax=axes, shrink=0.7 if len(axes) > 2 else 0.9, label=label)
+    return Plot(fig)
+
+
 def mi_heatmaps(matrices: Mapping[str, tuple[np.ndarray, Sequence[str]]], vmax: float = 1.0) -> Plot:
     """PBN Fig. 2(a) per source: the normalised off-diagonal mutual information (0-1), joints in MPII order."""
-    k = len(matrices)
-    fig, axes = plt.subplots(1, k, figsize=(4.4 * k + 1, 4.4), squeeze=False, layout="constrained")
-    im = None
-    for ax, (name, (m, names)) in zip(axes.flat, matrices.items()):
-        im = ax.imshow(m, cmap="viridis", vmin=0, vmax=vmax)
-        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
-        ax.set_title(name)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="normalised MI")
-    return Plot(fig)
+    return _heatmaps(matrices, "viridis", vmax, "normalised MI")
 
 
 def groups_skeletons(groups: Mapping[str, Sequence[Sequence[int]]], joint_sets: Mapping[str, Sequence[int]] | None = None) -> Plot:
@@ -153,16 +190,7 @@ def groups_skeletons(groups: Mapping[str, Sequence[Sequence[int]]], joint_sets: 
 
 def coassignment_heatmaps(matrices: Mapping[str, tuple[np.ndarray, Sequence[str]]]) -> Plot:
     """How often two joints share a group over bootstrap resamples of the poses (0-1), per k or source."""
-    k = len(matrices)
-    fig, axes = plt.subplots(1, k, figsize=(4.4 * k + 1, 4.4), squeeze=False, layout="constrained")
-    im = None
-    for ax, (name, (m, names)) in zip(axes.flat, matrices.items()):
-        im = ax.imshow(m, cmap="magma", vmin=0, vmax=1)
-        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
-        ax.set_title(name)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="fraction of resamples in the same group")
-    return Plot(fig)
+    return _heatmaps(matrices, "magma", 1.0, "fraction of resamples in the same group")
 
 
 def eigengap_plot(gaps: Mapping[str, pd.Series]) -> Plot:
@@ -185,9 +213,11 @@ _FIG5_TITLES = {"a": "(a) depth D of branches", "b": "(b) width W of branches", 
 def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)", title: str = "") -> Plot:
     """PBN Fig. 5 (a)-(f) from :func:`lib.pbn_tables.fig5_frame`: seed-mean PCK with the verdicts' 95% intervals.
 
-    ``title`` (e.g. the profile, dataset and seeds the points rest on) goes above the panels.
+    Three rows of two panels (the book's width); a panel comparing several series has its legend
+    between its title and its axes. ``title`` (e.g. the profile, dataset and seeds the points rest
+    on) goes above the panels.
     """
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
+    fig, axes = plt.subplots(3, 2, figsize=(BOOK_WIDTH, 8.4), layout="constrained")
     if title:
         fig.suptitle(title, fontsize=9)
     for ax, (panel, df) in zip(axes.flat, frame.groupby("panel", sort=True)):
@@ -200,11 +230,13 @@ def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)", ti
             x = np.array([pos[v] for v in d["x"]]) + off
             y = d["mean"].to_numpy(float)
             err = np.abs(np.vstack([y - d["low"].to_numpy(float), d["high"].to_numpy(float) - y]))
-            line = ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o-" if len(xs) > 1 and panel not in "cf" else "o",
+            style = line_style(si)
+            line = ax.errorbar(x, y, yerr=np.nan_to_num(err), color=style["color"], marker=style["marker"], ms=5,
+                               ls=style["ls"] if len(xs) > 1 and panel not in "cf" else "none",
                                capsize=3, label=s if len(series) > 1 else None)
             undefined = np.isnan(err).any(axis=0) & ~np.isnan(y)  # one seed: no interval, drawn hollow
             if undefined.any():
-                ax.plot(x[undefined], y[undefined], "o", mfc="white", color=line[0].get_color(), zorder=3)
+                ax.plot(x[undefined], y[undefined], style["marker"], mfc="white", color=line[0].get_color(), zorder=3)
         if panel == "b":
             for _, r in df.iterrows():
                 if not np.isnan(r["mean"]):
@@ -212,30 +244,31 @@ def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)", ti
                                 textcoords="offset points", xytext=(4, -10))
         ax.set_xticks(range(len(xs)), [str(x) for x in xs])
         ax.set_xlim(-0.5, len(xs) - 0.5)
-        ax.set_title(_FIG5_TITLES[panel], fontsize=9)
         ax.set_xlabel({"a": "W", "b": "W", "d": "W", "e": "k"}.get(panel, ""))
-        if len(series) > 1:
-            ax.legend(frameon=False, fontsize=8)
-        if panel in "ad":
-            ax.set_ylabel(metric)
-    fig.tight_layout()
+        ax.grid(axis="y", alpha=0.3)
+        if len(series) > 1:  # above the axes, under the title: never over a point
+            ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(series),
+                      borderaxespad=0.2, handlelength=2.5)
+        ax.set_title(_FIG5_TITLES[panel], fontsize=9, pad=20 if len(series) > 1 else 6)
+        if panel in "ace":
+            ax.set_ylabel(metric, fontsize=8)
     return Plot(fig)
 
 
-_ROLE_STYLE = {"transfer": ("C0", "-", "transfer learning"), "random": ("C1", "-", "random initialisation"),
+_ROLE_STYLE = {"transfer": ("C0", "-", "transfer learning"), "random": ("C1", "-.", "random initialisation"),
                "frozen": ("0.5", "--", "frozen weights")}
 
 
 def convergence(frame: pd.DataFrame, metric: str = "validation PCK, S2 mean (%)") -> Plot:
-    """KPTransfer Fig. 3: validation accuracy by epoch per split.
+    """KPTransfer Fig. 3: validation accuracy by epoch per split, two splits a row, the legend below.
 
     Thick lines are the seed mean, the band the range of the seeds (where at least two reached that
     epoch), thin lines the single seeds: early stopping ends runs at different epochs, so the mean
     of late epochs rests on fewer seeds.
     """
     splits = list(dict.fromkeys(frame["split"])) or list(J.KPTRANSFER_SPLITS)
-    fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits), 3.2), squeeze=False, sharey=True)
-    for ax, split in zip(axes.flat, splits):
+    fig, axes = _grid(len(splits), 2, (3.7, 2.9), extra_height=0.4, sharey=True, layout="constrained")
+    for ax, split in zip(axes, splits):
         d = frame[frame["split"] == split]
         for role, (colour, ls, label) in _ROLE_STYLE.items():
             r = d[d["role"] == role]
@@ -251,9 +284,13 @@ def convergence(frame: pd.DataFrame, metric: str = "validation PCK, S2 mean (%)"
         ax.set_title(f"split ({split})", fontsize=9)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.flat[0].set_ylabel(metric)
-    axes.flat[-1].legend(frameon=False, fontsize=7)
-    fig.tight_layout()
+        ax.grid(alpha=0.3)
+    for ax in axes[::2]:
+        ax.set_ylabel(metric)
+    handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=len(handles), frameon=False,
+                   fontsize=8)
     return Plot(fig)
 
 
@@ -327,25 +364,39 @@ def verdict_bars(counts: pd.DataFrame) -> Plot:
 
 
 def learning_curves(frame: pd.DataFrame, metric: str = "Mean", label: str = "validation PCK (%)") -> Plot:
-    """Validation ``metric`` against training images and against training minutes (``lib.curves``).
+    """Validation ``metric`` against training images (left) and training minutes (right) (``lib.curves``).
 
-    One line per run (experiment, dataset, seed); the two panels show what a recipe learns per
-    image seen and per minute of this machine, the two views a CPU profile is sized from.
+    One row of two panels per experiment family (``pbn``, ``kpt``: the part of the name before
+    ``/``) and dataset, so that a panel holds a few lines; each run (experiment, profile, seed) is
+    a line with its own :func:`line_style`, named in a legend beside its row by what tells the
+    row's runs apart (the rest is in the row's title). The two columns show what a recipe learns
+    per image seen and per minute of this machine, the two views a CPU profile is sized from.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    keys = ["profile", "experiment", "dataset", "seed"]
-    for i, ((profile, exp, dataset, seed), d) in enumerate(frame.groupby(keys, sort=False)):
-        style = dict(color=f"C{i % 10}", marker="o", ms=3, lw=1.2, label=f"{exp} ({profile}, {dataset}, seed {seed})")
-        axes[0].plot(d["images"] / 1000, d[metric], **style)
-        axes[1].plot(d["minutes"], d[metric], **style)
-    axes[0].set_xlabel("training images (thousands)")
-    axes[1].set_xlabel("training minutes on this machine")
-    axes[0].set_ylabel(label)
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    if len(frame):
-        axes[1].legend(frameon=False, fontsize=7, loc="lower right")
-    fig.tight_layout()
+    frame = frame.assign(family=frame["experiment"].astype(str).str.split("/").str[0]) if len(frame) else frame
+    keys = ["family", "dataset"]
+    groups = list(frame.groupby(keys, sort=False)) if len(frame) else [(("no records", ""), frame)]
+    fig, axes = plt.subplots(len(groups), 2, figsize=(BOOK_WIDTH, 2.5 * len(groups) + 0.3), squeeze=False,
+                             sharey="row", layout="constrained")
+    for ((family, dataset), d), row in zip(groups, axes):
+        runs = ["experiment", "profile", "seed"]
+        varying = [k for k in runs if k in d and d[k].nunique() > 1] or ["experiment"]
+        fixed = [f"{k} {d[k].iloc[0]}" for k in runs[1:] if k in d and k not in varying and len(d)]
+        head = d["experiment"].iloc[0] if "experiment" not in varying and len(d) else family
+        for i, (key, r) in enumerate(d.groupby(varying, sort=False) if len(d) else []):
+            key = key if isinstance(key, tuple) else (key,)
+            run = ", ".join(str(v) if k == "experiment" else f"{k} {v}" for k, v in zip(varying, key))
+            style = dict(**line_style(i), ms=2.5, lw=1.2, label=run)
+            row[0].plot(r["images"] / 1000, r[metric], **style)
+            row[1].plot(r["minutes"], r[metric], **style)
+        row[0].set_title(f"{head}, {dataset}" + (f" ({', '.join(fixed)})" if fixed else "") if dataset else head,
+                         fontsize=9, loc="left")
+        row[0].set_ylabel(label, fontsize=8)
+        for ax in row:
+            ax.grid(alpha=0.3)
+        if len(d):
+            row[1].legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    axes[-1, 0].set_xlabel("training images (thousands)")
+    axes[-1, 1].set_xlabel("training minutes on this machine")
     return Plot(fig)
 
 
@@ -369,33 +420,35 @@ def learning_curve_bands(frame: pd.DataFrame, metric: str = "Hard", label: str =
     """Learning curves of the compared models: seed mean (line) and the seeds' range (band), one panel per dataset.
 
     ``frame`` is :func:`lib.curves.learning_curves`' output for several experiments and seeds;
-    x is training images (thousands). A model with one seed is a line without a band. The legend
-    says how many seeds each line averages.
+    x is training images (thousands). A model with one seed is a line without a band. Two panels a
+    row; each panel's legend, below it, says how many seeds each line averages there. A model keeps
+    its colour and line style (:func:`line_style`) in every panel.
     """
     bands = curve_bands(frame, metric)
     datasets = list(dict.fromkeys(bands["dataset"])) or ["no records"]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.6), squeeze=False, sharey=True)
-    colours: dict[str, str] = {}
-    for ax, ds in zip(axes.flat, datasets):
+    fig, axes = _grid(len(datasets), 2, (3.8, 3.3), extra_height=0.3 if title else 0.0, sharey=True,
+                      layout="constrained")
+    styles: dict[str, dict] = {}
+    for ax, ds in zip(axes, datasets):
         d = bands[bands["dataset"] == ds]
         for exp, e in d.groupby("experiment", sort=False):
-            c = colours.setdefault(exp, f"C{len(colours) % 10}")
+            st = styles.setdefault(exp, line_style(len(styles)))
             x = e["images"].to_numpy(float) / 1000
             n = int(e["seeds"].max())
-            ax.plot(x, e["mean"], color=c, marker="o", ms=2.5, lw=1.4, label=f"{exp} ({n} seed{'s' * (n != 1)})")
+            ax.plot(x, e["mean"], **st, ms=2.5, lw=1.4, label=f"{exp} ({n} seed{'s' * (n != 1)})")
             if n > 1:
-                ax.fill_between(x, e["low"].to_numpy(float), e["high"].to_numpy(float), color=c, alpha=0.2, lw=0)
+                ax.fill_between(x, e["low"].to_numpy(float), e["high"].to_numpy(float), color=st["color"], alpha=0.2,
+                                lw=0)
         ax.set_title(ds, fontsize=9)
         ax.set_xlabel("training images (thousands)")
         ax.grid(alpha=0.3)
         if len(d):
-            ax.legend(frameon=False, fontsize=7, loc="lower right")
+            ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=1)
         else:
             ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
-    axes.flat[0].set_ylabel(label)
+    axes[0].set_ylabel(label)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
     return Plot(fig)
 
 
@@ -406,7 +459,7 @@ GAP_CAPTION = ("A − B by epoch: seed mean (line) and its 95% t-interval band o
                "stored column (see the trend table's note).")
 
 
-def gap_panels(curves: Sequence, cols: int = 4, title: str = "") -> Plot:
+def gap_panels(curves: Sequence, cols: int = 3, title: str = "") -> Plot:
     """Each claimed gain traced over training, one small panel per comparison (issue 30).
 
     ``curves`` are :class:`lib.trends.GapCurve` (``lib.trends.trace_claims(...).curves``): per
@@ -418,7 +471,8 @@ def gap_panels(curves: Sequence, cols: int = 4, title: str = "") -> Plot:
     n = max(len(curves), 1)
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 2.3 * rows + 0.6), squeeze=False)
+    caption_in = 0.55  # the caption below the panels: three lines of 7 pt at the book's width
+    fig, axes = plt.subplots(rows, cols, figsize=(BOOK_WIDTH * cols / 3, 2.3 * rows + caption_in), squeeze=False)
     for ax in axes.flat[len(curves):]:
         ax.axis("off")
     if not curves:
@@ -443,6 +497,6 @@ def gap_panels(curves: Sequence, cols: int = 4, title: str = "") -> Plot:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.06 if rows == 1 else 0.03, 1, 1))
+    fig.tight_layout(rect=(0, caption_in / fig.get_figheight(), 1, 1))
     fig.text(0.01, 0.005, GAP_CAPTION, fontsize=7, wrap=True, va="bottom")
     return Plot(fig)

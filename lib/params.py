@@ -24,7 +24,7 @@ from lib.experiments import PROFILES
 from lib.results import DEFAULT_RESULTS
 
 #: The experiments each chapter reads, by record-name prefix (None: any). Chapters not listed read none.
-CHAPTER_EXPERIMENTS: dict[str, str | None] = {"00_intro": None, "03_pbn": "pbn-", "04_kptransfer": "kpt-"}
+CHAPTER_EXPERIMENTS: dict[str, str | None] = {"findings": None, "00_intro": None, "03_pbn": "pbn-", "04_kptransfer": "kpt-"}
 
 #: Environment variable naming the profile of every chapter whose ``profile`` is None (the nbval tests set ``smoke``).
 PROFILE_ENV = "POSE_PROFILE"

@@ -19,6 +19,7 @@ The tables themselves: :mod:`lib.pbn_tables`, :mod:`lib.kpt_tables`, :mod:`lib.s
 from __future__ import annotations
 
 import hashlib
+import html
 import math
 from typing import Sequence
 
@@ -175,31 +176,91 @@ VERDICT_COLOURS = {"confirmed": "#d8f0d8", "not confirmed": "#f6d6d6", "inconclu
                    "no data": "#e6e6e6", "not tested": "#eeeeee"}
 
 
-#: Relative widths of a claims table's columns in the book (the rest share what is left).
-_WIDTHS = {"id": "9%", "where": "8%", "claim": "19%", "paper says": "11%", "measured": "10%", "verdict": "9%",
-           "why": "14%", "our scale": "11%", "paper's scale": "9%"}
+#: Long columns of a claims table, folded into a ``<details>`` under the claim: read on demand, so the
+#: visible columns keep widths in which words stay whole at the book's width (about 700 px of text).
+FOLDED: tuple[str, ...] = ("why", "our scale", "paper's scale")
+
+#: Relative widths of a styled table's columns (any other column weighs 1); normalised over those shown.
+_WEIGHTS = {"claim": 3.3, "paper says": 1.7, "measured": 1.3, "verdict": 1.4, "over training": 2.3, "comparison": 1.2,
+            "where": 1.2}
+
+#: The look of a styled table: words wrap whole; only a claim's id line may break anywhere (long ids).
+_TABLE_CSS = [
+    {"selector": "td, th", "props": "text-align: left; vertical-align: top; white-space: normal; word-break: normal; "
+                                    "overflow-wrap: break-word; padding: 0.25em 0.4em;"},
+    {"selector": ".claim-ref", "props": "font-size: 0.9em; color: #555; overflow-wrap: anywhere;"},
+    {"selector": ".claim-ref b", "props": "color: #222;"},
+    {"selector": "details", "props": "margin-top: 0.3em;"},
+    {"selector": "details summary", "props": "cursor: pointer; color: #555; font-size: 0.9em;"},
+    {"selector": "details p", "props": "margin: 0.2em 0 0 0;"},
+]
+
+
+def _text(v: object) -> str:
+    """A cell as HTML text: escaped, missing values empty."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return html.escape(str(v), quote=False)
+
+
+def claim_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """A claims table as the book shows it: fewer, wider columns; every string cell escaped HTML.
+
+    The ``claim`` cell opens with the claim's ``id`` and ``where`` (a small grey line) and ends with
+    the :data:`FOLDED` columns in a ``<details>`` (``why``, ``our scale``, ``paper's scale``), which
+    are dropped as columns; ``over training`` puts each comparison on its own line. A table without
+    a ``claim`` column (e.g. :func:`lib.claims.comparison_rows`) only has its text escaped.
+    """
+    out = table.copy()
+    text_cols = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
+    if "claim" in out:
+        ref = [c for c in ("id", "where") if c in out]
+        folded = [c for c in FOLDED if c in out]
+        cells = []
+        for _, r in out.iterrows():
+            head = " · ".join(f"<b>{_text(r[c])}</b>" if c == "id" else _text(r[c]) for c in ref if _text(r[c]))
+            parts = [f'<div class="claim-ref">{head}</div>' if head else "", f"<div>{_text(r['claim'])}</div>"]
+            shown = [c for c in folded if _text(r[c])]
+            if shown:
+                body = "".join(f"<p><b>{html.escape(c)}:</b> {_text(r[c])}</p>" for c in shown)
+                parts.append(f"<details><summary>{html.escape(', '.join(shown))}</summary>{body}</details>")
+            cells.append("".join(parts))
+        out = out.drop(columns=ref + folded)
+        text_cols = [c for c in text_cols if c in out and c != "claim"]
+        out["claim"] = cells
+    for c in text_cols:
+        out[c] = out[c].map(_text)
+    if "over training" in out:
+        out["over training"] = out["over training"].str.replace("; ", "<br>", regex=False)
+    return out
 
 
 def style_verdicts(table: pd.DataFrame, column: str = "verdict", paper: str | None = None):
-    """A pandas Styler of a claims table: verdict cells coloured, fixed column widths, wrapped text, no index.
+    """A pandas Styler of a claims table that reads at the book's width: verdicts coloured, few wide columns.
 
     ``paper``: keep only that paper's rows and drop the ``paper`` column (one table per paper).
+    :func:`claim_cells` folds ``id``, ``where`` and the long :data:`FOLDED` columns into the claim
+    cell, so no column is so narrow that a word must break; widths come from :data:`_WEIGHTS`, and
+    the table keeps a minimum width (the output box scrolls sideways on a narrower screen rather
+    than squeezing it). No index.
     """
     if paper is not None:
         table = table[table["paper"] == paper].drop(columns="paper")
     elif "paper" in table and table["paper"].nunique() == 1:
         table = table.drop(columns="paper")
+    uuid = "v" + hashlib.sha1("|".join(map(str, table.iloc[:, 0])).encode()).hexdigest()[:8]  # unique per table
+    shown = claim_cells(table)
 
     def colour(v: str) -> str:  # by the base verdict: seeds, coverage and smoke qualifiers keep its colour
-        return f"background-color: {VERDICT_COLOURS.get(base_verdict(v), 'white')}"
+        return f"background-color: {VERDICT_COLOURS.get(base_verdict(html.unescape(v)), 'white')}"
 
-    styles = [{"selector": "", "props": "table-layout: fixed; width: 100%; font-size: 0.8em;"},
-              {"selector": "td, th", "props": "text-align: left; vertical-align: top; white-space: normal; "
-                                              "overflow-wrap: anywhere; padding: 0.2em 0.35em;"}]
-    styles += [{"selector": f"th.col_heading.col{i}", "props": f"width: {_WIDTHS[c]};"}
-               for i, c in enumerate(table.columns) if c in _WIDTHS]
-    uuid = "v" + hashlib.sha1("|".join(map(str, table.iloc[:, 0])).encode()).hexdigest()[:8]  # unique per table
-    return (table.style.set_uuid(uuid).hide(axis="index").map(colour, subset=[column])
+    # without an id column (comparison rows) the claim column holds only ids: a narrow one
+    weights = [_WEIGHTS.get(c, 1.0) if c != "claim" or "id" in table else 1.6 for c in shown.columns]
+    styles = [{"selector": "", "props": f"table-layout: fixed; width: 100%; min-width: {4.5 * sum(weights):.0f}em; "
+                                        "font-size: 0.8em;"}] + _TABLE_CSS
+    styles += [{"selector": f"th.col_heading.col{i}", "props": f"width: {100 * w / sum(weights):.1f}%;"}
+               for i, w in enumerate(weights)]
+    return (shown.style.set_uuid(uuid).hide(axis="index").map(colour, subset=[column])
             .set_table_styles(styles).format(precision=2, na_rep="").set_table_attributes('class="dataframe"'))
 
 
@@ -237,8 +298,9 @@ PAPER_SETUP: dict[str, str] = {
     "PBN": ("MPII (22k training people, PCKh@0.5) at 256×256 input (64×64 heatmaps), 8 stacks for the "
             "benchmark rows and 3 for the ablations, C = 256, RMSProp 2.5e-4 for about 5.6 million "
             "training images, six-scale + flip testing for the benchmark rows"),
-    "KPTransfer": ("MPII at 256×256 input, a 4-stack source plus 4 new stacks (k = 4), C = 256, "
-                   "plateau schedule with early stopping after 10 epochs, PCKh"),
+    "KPTransfer": ("MPII at 256×256 input (64×64 heatmaps), a two-stack source and four-stack transfer, frozen "
+                   "and random networks (k = 2), C = 256, RMSProp with the learning rate ÷5 on a plateau and "
+                   "early stopping after 10 epochs of 8,000 iterations, PCKh@0.5 on S2"),
 }
 
 

@@ -333,8 +333,9 @@ class Trend:
 
     Attributes:
         kind: ``widening`` (the slope's interval excludes 0 on the final gap's side: |gap| grows),
-            ``narrowing`` (excludes 0 on the other side), ``flat`` (contains 0), or ``no interval``
-            (fewer than two seeds: a slope but no interval).
+            ``narrowing`` (excludes 0 on the other side), ``flat`` (contains 0), ``no interval``
+            (fewer than two seeds: a slope but no interval), or ``too short`` (runs stopped early:
+            fewer than two epochs in the last half, no slope).
         slope: gap change per epoch over ``window``, seed mean with a t-interval over the seeds'
             own least-squares slopes (seeds as replicates; Welch's over the two sides' slopes when
             unpaired).
@@ -368,6 +369,8 @@ class Trend:
     def slope_text(self) -> str:
         fmt = "{:+.2e}" if self.metric == "train_loss" else "{:+.3f}"
         s = self.slope
+        if math.isnan(s.estimate):
+            return "no slope (fewer than two epochs in the last half)"
         if not s.defined:
             return f"{fmt.format(s.estimate)}/epoch ({s.n} seed{'s' * (s.n != 1)}: no interval)"
         return f"{fmt.format(s.estimate)}/epoch [{fmt.format(s.low)}, {fmt.format(s.high)}]"
@@ -380,7 +383,7 @@ class Trend:
 
     def text(self) -> str:
         """``widening +0.120/epoch [+0.050, +0.190]; sign from epoch 6, band clear of 0 from epoch 9``."""
-        kind = "slope" if self.kind == "no interval" else self.kind
+        kind = {"no interval": "slope", "too short": "too short:"}.get(self.kind, self.kind)
         cross = " (the gap crosses 0 in the last half)" if self.crosses else ""
         return f"{kind} {self.slope_text()}{cross}; {self.sign_text()}"
 
@@ -434,17 +437,17 @@ def classify_trend(curve: GapCurve, *, level: float = LEVEL) -> Trend:
         wide = ps.pivot_table(index=["seed", "epoch"], columns="side", values="value").dropna().reset_index()
         wide["value"] = wide["A"] - wide["B"]
         slopes = _slopes(wide, window)
-        if not slopes:
-            raise ValueError(f"{curve.title}: fewer than two epochs in the last half ({window[0]}-{window[1]})")
-        slope = seed_interval(list(slopes.values()), level=level)
+        slope = seed_interval(list(slopes.values()), level=level) if slopes else None
     else:
         sa, sb = _slopes(ps[ps["side"] == "A"], window), _slopes(ps[ps["side"] == "B"], window)
-        if not sa or not sb:
-            raise ValueError(f"{curve.title}: fewer than two epochs in the last half ({window[0]}-{window[1]})")
-        slope = welch_interval(list(sa.values()), list(sb.values()), level=level)
+        slope = welch_interval(list(sa.values()), list(sb.values()), level=level) if sa and sb else None
+    if slope is None:  # runs stopped early: fewer than two epochs of some seed in the last half
+        slope = Interval(math.nan, math.nan, math.nan, level, "too few epochs in the last half", 0)
     final = curve.final_gap()
     sign = float(np.sign(final))
-    if not slope.defined:
+    if math.isnan(slope.estimate):
+        kind = "too short"
+    elif not slope.defined:
         kind = "no interval"
     elif slope.low > 0 or slope.high < 0:
         kind = "widening" if sign != 0 and np.sign(slope.estimate) == sign else "narrowing"

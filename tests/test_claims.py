@@ -349,6 +349,11 @@ def test_kptransfer_tables(results):
     assert t.loc["transfer", "Mean (last epoch)"] == 15.0 and t.loc["transfer", "selected epoch"] == 2
     assert t.loc["transfer", "selected − last"] == pytest.approx(t.loc["transfer", "Mean"] - 15.0, abs=0.11)
     assert set(K.EPOCH_COLUMNS) <= set(both.columns)
+    text = K.selection_text(src, ("c", "d"))
+    lead = t.loc["transfer", "Mean"] - t.loc["random", "Mean"]
+    assert f"split (c): transfer {t.loc['transfer', 'selected − last']:+.1f}," in text and "split (d)" not in text
+    assert f"split (c) {lead:+.1f} at the selected epochs, +0.0 at the last" in text  # both end at 15.0
+    assert K.selection_text(src, ("d",)) == "No split has records of all three networks yet."
     assert t.loc["frozen", "Mean"] < t.loc["random", "Mean"] < t.loc["transfer", "Mean"]
     one_seed = K.kpt_differences(src, "c")
     assert list(one_seed.index) == ["transfer − random", "frozen − random"]

@@ -209,3 +209,90 @@ def test_epochs_to_fraction_of_best_per_run_then_over_seeds():
     assert (out.loc["transfer", "min"], out.loc["transfer", "max"]) == (1, 2)
     assert out.loc["random", "epoch to 90% of best"] == 3
     assert epochs_to_fraction(curves.iloc[:0]).empty
+
+
+# ---- read at the book's width (issue 31): no legend over the data, lines apart, labels legible ----------------
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _drawn(plot):
+    """The figure laid out and drawn (a Plot's figure is closed: it gets an Agg canvas), with its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(plot.figure)
+    canvas.draw()
+    return plot.figure, canvas.get_renderer()
+
+
+def _curves_frame() -> pd.DataFrame:
+    rows = []
+    exps = ["pbn/linear", "pbn/deep", "pbn/mi5-d1-w64", "kpt/c-source", "kpt/c-transfer", "kpt/c-random",
+            "kpt/c-frozen", "kpt/d-source", "kpt/d-transfer", "kpt/d-random", "kpt/d-frozen"]
+    for i, exp in enumerate(exps):
+        for seed in (0, 1):
+            for epoch in range(1, 9):
+                rows.append({"profile": "cpu", "experiment": exp, "dataset": "lspet", "seed": seed, "epoch": epoch,
+                             "images": 4800 * epoch, "minutes": 2.0 * epoch + i, "Mean": 10 + 4 * epoch + i,
+                             "Hard": 5 + 4 * epoch + i + seed})
+    return pd.DataFrame(rows)
+
+
+def test_learning_curves_facet_by_family_with_distinct_lines_and_legends_beside_the_data():
+    frame = _curves_frame()
+    plot = F.learning_curves(frame[frame["seed"] == 0], "Mean")
+    fig, renderer = _drawn(plot)
+    assert fig.get_figwidth() <= F.BOOK_WIDTH
+    rows = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert [ax.get_title(loc="left") for ax in rows] == ["pbn, lspet (profile cpu, seed 0)",
+                                                         "kpt, lspet (profile cpu, seed 0)"]
+    for ax in fig.axes:
+        styles = [(line.get_color(), line.get_linestyle(), line.get_marker()) for line in ax.lines]
+        assert len(set(styles)) == len(styles) and len(styles) <= 8  # every line of a panel looks different
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert len(legends) == 2 and [t.get_text() for t in legends[0].get_texts()][:2] == ["pbn/linear", "pbn/deep"]
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert not any(_overlap(box, ax.get_window_extent(renderer)) for ax in fig.axes)
+    probe = F.learning_curves(frame[(frame["experiment"] == "pbn/linear") & (frame["seed"] == 0)].assign(
+        profile=lambda d: np.where(d["epoch"] > 4, "cpu", "cpu-128")), "Mean")
+    assert probe.figure.axes[0].get_title(loc="left") == "pbn/linear, lspet (seed 0)"
+    assert [t.get_text() for t in probe.figure.axes[1].get_legend().get_texts()] == ["profile cpu-128", "profile cpu"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: F.learning_curve_bands(_curves_frame().assign(
+        dataset=lambda d: np.where(d["experiment"].str.startswith("pbn"), "lspet", "synthetic-mpii")), "Hard"),
+    lambda: F.convergence(pd.DataFrame({"split": ["c"] * 6 + ["d"] * 6, "role": ["transfer", "random", "frozen"] * 4,
+                                        "seed": 0, "epoch": [1, 1, 1, 2, 2, 2] * 2, "val_Mean": np.arange(12.0)})),
+    lambda: F.fig5(pd.DataFrame([{"panel": p, "x": x, "series": s, "mean": 40.0 + x / 64, "low": 38.0, "high": 43.0,
+                                  "params": 1e6} for p in "abcdef" for x in (32, 64) for s in ("D = 1", "D = 2")])),
+])
+def test_no_legend_sits_on_the_data_and_the_figure_fits_the_book(make):
+    fig, renderer = _drawn(make())
+    assert fig.get_figwidth() <= F.BOOK_WIDTH
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    assert legends
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert not any(_overlap(box, ax.get_window_extent(renderer)) for ax in fig.axes), legend
+
+
+def test_heatmap_joint_names_are_legible_and_do_not_overlap(generator):
+    mats = M.affinities({"a": generator, "b": generator, "c": generator})
+    for plot in (F.mi_heatmaps(mats), F.coassignment_heatmaps({"k = 5": mats["a"], "k = 6": mats["b"]})):
+        fig, renderer = _drawn(plot)
+        assert fig.get_figwidth() <= F.BOOK_WIDTH + 0.1
+        heatmaps = [ax for ax in fig.axes if ax.images]
+        assert len(heatmaps) == len(plot.figure.axes) - 1  # one colour bar, no empty panel
+        for ax in heatmaps:
+            for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+                assert len(labels) == 16 and all(t.get_fontsize() >= 8 for t in labels)
+                boxes = [t.get_window_extent(renderer) for t in labels]
+                assert not any(_overlap(a, b) for a, b in zip(boxes, boxes[1:]))
+
+
+def test_gap_panels_fit_the_book_width():
+    assert F.gap_panels([]).figure.get_figwidth() <= F.BOOK_WIDTH

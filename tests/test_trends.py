@@ -308,3 +308,14 @@ def test_cpu_records_trace_the_kptransfer_and_pbn_gains():
     measured = C.measure_comparison(src, pbn.comparison).diff.estimate
     assert pbn.frame["gap"].iloc[-1] == pytest.approx(measured, abs=1e-6)
     assert not math.isnan(T.snapshot(pbn, 0.25).diff.low)
+
+
+def test_runs_stopped_before_the_last_half_are_too_short(results):
+    from dataclasses import replace
+
+    write_pair(results, lambda e, i: 1.0 + 0.2 * e, seeds=(0, 1))
+    curve = T.gap_over_training(source(results, seeds=(0, 1)), HARD_PBN_LINEAR)
+    first_of_last_half = curve.epochs // 2 + 1
+    short = replace(curve, per_seed=curve.per_seed[curve.per_seed["epoch"] <= first_of_last_half])
+    trend = T.classify_trend(short)
+    assert trend.kind == "too short" and trend.text().startswith("too short: no slope")
