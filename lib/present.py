@@ -232,7 +232,15 @@ def claim_cells(table: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].map(_text)
     if "over training" in out:
         out["over training"] = out["over training"].str.replace("; ", "<br>", regex=False)
+    if "verdict" in out and "why" in table:  # the epoch-cap caveat stays visible, not only in the fold
+        capped = table["why"].fillna("").str.contains(EPOCH_CAP_MARK, regex=False).to_numpy()
+        out.loc[capped, "verdict"] = out.loc[capped, "verdict"] + f'<div class="claim-ref">{EPOCH_CAP_SHORT}</div>'
     return out
+
+
+#: How :func:`lib.claims.epoch_cap_note` begins, and the line the verdict cell then carries.
+EPOCH_CAP_MARK = "runs at the epoch cap"
+EPOCH_CAP_SHORT = "runs at the epoch cap: a head start and a better end point are mixed"
 
 
 def style_verdicts(table: pd.DataFrame, column: str = "verdict", paper: str | None = None):

@@ -701,3 +701,41 @@ def stability_phrases(table: pd.DataFrame) -> dict[str, str]:
         name = f"{r['comparison']}: " if n_comparisons > 1 else ""
         out.setdefault(r["claim"], []).append(f"{name}{', '.join(states)} of training, {r['trend']} over the last half")
     return {k: "; ".join(v) for k, v in out.items()}
+
+
+def trend_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`trend_table` for reading: one row per comparison, the slope with its interval in one
+    cell, whole epochs, and the gap with its band at a quarter and at half of training."""
+    if table.empty:
+        return pd.DataFrame()
+
+    def epoch(x) -> str:
+        return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else str(int(x))
+
+    def slope(r) -> str:
+        if pd.isna(r["slope/epoch"]):
+            return "–"
+        if pd.isna(r["low"]):
+            return f"{r['slope/epoch']:+.3f} (no interval)"
+        return f"{r['slope/epoch']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+
+    out = pd.DataFrame({
+        "claim": table["claim"], "comparison": table["comparison"], "seeds": table["seeds"],
+        "last half": table["trend"], "slope per epoch": table.apply(slope, axis=1),
+        "sign from": table["sign from"].map(epoch), "band from": table["band from"].map(epoch),
+    })
+    for key in ("1/4", "1/2"):
+        if f"gap@{key}" in table:
+            out[f"gap at {key}"] = table[f"gap@{key}"]
+    return out.set_index(["claim", "comparison"])
+
+
+def untraced_text(traces: Traces) -> str:
+    """The comparisons with records but no per-epoch curve, grouped by reason (``""`` when none)."""
+    s = traces.skipped
+    if s.empty:
+        return ""
+    s = s[~s["reason"].str.startswith("no record")]
+    groups = s.groupby("reason", sort=False)["claim"].agg(lambda c: ", ".join(dict.fromkeys(c)))
+    return " ".join(f"Not traced ({reason.removeprefix('no per-epoch data: ')}): {claims}."
+                    for reason, claims in groups.items())

@@ -161,8 +161,7 @@ def test_cpu_plan_runs_the_issues_priorities_first_and_fits_the_cpu_budget():
     # Issue 32's order after the done groups: seeds 3-4 of the central pair on both datasets, then seed 5.
     fresh = [(e.name, e.data.dataset, e.seed) for e in plan if e.seed >= 3]
     pair = ("pbn/deep", "pbn/mi5-d1-w64")
-    assert fresh == ([(n, d, s) for d in ("lspet", "synthetic-mpii") for s in (3, 4) for n in pair]
-                     + [(n, d, 5) for d in ("lspet", "synthetic-mpii") for n in pair])
+    assert fresh == [(n, d, s) for s in (3, 4, 5) for d in ("lspet", "synthetic-mpii") for n in pair]
     after = [e.name for e in plan[plan.index(next(e for e in plan if e.seed == 5 and e.data.dataset == "synthetic-mpii")) + 2:]]
     assert after[:9] == ["pbn/overlap", "pbn/fusion-specific", "pbn/no-ankles"] * 3
     assert after[9:18] == ["pbn/groups2", "pbn/groups8", "pbn/groups16"] * 3

@@ -56,3 +56,11 @@ def test_a_claim_with_nothing_to_fold_has_no_details_and_other_tables_keep_their
     html = present.style_verdicts(rows).to_html()
     assert headers(html) == ["claim", "comparison", "estimate", "low", "high", "verdict"]
     assert ">1.23<" in html and "<div>pbn-vs-deep</div>" in html
+
+
+def test_a_verdict_on_runs_at_the_epoch_cap_says_so_in_its_cell():
+    capped = CLAIMS.assign(why=["interval above 0; runs at the epoch cap: 6 of 6 ran all 24 epochs", ""])
+    cells = present.claim_cells(capped)
+    assert cells["verdict"].iloc[0].endswith(f'<div class="claim-ref">{present.EPOCH_CAP_SHORT}</div>')
+    assert present.EPOCH_CAP_SHORT not in cells["verdict"].iloc[1]
+    assert present.EPOCH_CAP_SHORT not in present.claim_cells(CLAIMS)["verdict"].iloc[0]

@@ -6,6 +6,7 @@ import math
 import zlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lib import claims as C
@@ -319,3 +320,15 @@ def test_runs_stopped_before_the_last_half_are_too_short(results):
     short = replace(curve, per_seed=curve.per_seed[curve.per_seed["epoch"] <= first_of_last_half])
     trend = T.classify_trend(short)
     assert trend.kind == "too short" and trend.text().startswith("too short: no slope")
+
+
+def test_trend_summary_and_untraced_text(results):
+    write_pair(results, lambda e, i: 1.0 + (0.2 + TILTS[i]) * e + 0.3 * OFFSETS[i], seeds=(0, 1))
+    src = source(results)
+    traces = T.trace_claims(src, rows=C.comparison_rows(src))
+    summary = T.trend_summary(T.trend_table(traces))
+    row = summary.loc["pbn-vs-linear"].iloc[0]
+    assert row["last half"] == "widening" and row["slope per epoch"].startswith("+0.190 [")
+    assert row["sign from"].isdigit() and row["gap at 1/4"].startswith("+")
+    assert T.trend_summary(pd.DataFrame()).empty
+    assert T.untraced_text(T.Traces([])) == ""
