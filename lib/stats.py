@@ -161,6 +161,29 @@ def paired_bootstrap(a: Hits, b: Hits, joints: Sequence[int] | None = None, *, n
     return Interval(est, float(lo), float(hi), level, "paired bootstrap", n)
 
 
+def welch_interval(values_a: Sequence[float], values_b: Sequence[float], *, level: float = 0.95) -> Interval:
+    """mean(A) − mean(B) of two sets of per-seed values ± Welch's t (Welch-Satterthwaite df); NaN under two seeds a side.
+
+    :func:`config_diff` without its image part, for values that have no hits (an epoch's
+    stored PCK, a per-seed slope).
+    """
+    a, b = np.asarray(values_a, np.float64), np.asarray(values_b, np.float64)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("each side needs at least one value (one per seed)")
+    est = float(a.mean() - b.mean())
+    n = int(min(a.size, b.size))
+    if n < MIN_SEEDS:
+        return Interval(est, math.nan, math.nan, level, "Welch t over seeds", n, int(a.size), int(b.size))
+    pa, pb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    var = float(pa + pb)
+    denom = pa**2 / (a.size - 1) + pb**2 / (b.size - 1)
+    df = var**2 / denom if denom > 0 else math.inf
+    se = math.sqrt(var)
+    half = _t(0.5 * (1 + level), df) * se
+    return Interval(est, est - half, est + half, level, "Welch t over seeds", n, int(a.size), int(b.size),
+                    se=se, df=df)
+
+
 def seed_interval(values: Sequence[float], *, level: float = 0.95) -> Interval:
     """Mean of per-seed values (a metric, or a difference paired by seed) ± Student-t interval.
 

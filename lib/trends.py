@@ -56,13 +56,12 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
 
 from lib import joints as J
 from lib.claims import LEVEL, Measurement, RecordSource, common_joints, comparison_verdict, format_interval
 from lib.paper import Claim, Comparison, Selection, profile_claims
 from lib.results import Record
-from lib.stats import MIN_SEEDS, Interval, seed_interval
+from lib.stats import MIN_SEEDS, Interval, seed_interval, welch_interval
 
 #: Fractions of training at which :func:`trend_table` asks whether the answer was already clear.
 FRACTIONS = (0.25, 0.5)
@@ -158,33 +157,6 @@ class GapCurve:
             sa = sb = tuple(s for s in sa if s in sb)
         row = self.frame.loc[self.frame["epoch"] == epoch].iloc[0]
         return Measurement(self.interval(epoch), sa, sb, float(row["mean_a"]), float(row["mean_b"]), self.paired)
-
-
-def _tq(q: float, df: float) -> float:
-    return float(_sps.t.ppf(q, df)) if math.isfinite(df) else float(_sps.norm.ppf(q))
-
-
-def welch_interval(values_a: Sequence[float], values_b: Sequence[float], *, level: float = LEVEL) -> Interval:
-    """mean(A) − mean(B) of two sets of per-seed values ± Welch's t (Welch-Satterthwaite df); NaN under two seeds a side.
-
-    :func:`lib.stats.config_diff` without its image part, for values that have no hits (an epoch's
-    stored PCK, a per-seed slope).
-    """
-    a, b = np.asarray(values_a, np.float64), np.asarray(values_b, np.float64)
-    if a.size == 0 or b.size == 0:
-        raise ValueError("each side needs at least one value (one per seed)")
-    est = float(a.mean() - b.mean())
-    n = int(min(a.size, b.size))
-    if n < MIN_SEEDS:
-        return Interval(est, math.nan, math.nan, level, "Welch t over seeds", n, int(a.size), int(b.size))
-    pa, pb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    var = float(pa + pb)
-    denom = pa**2 / (a.size - 1) + pb**2 / (b.size - 1)
-    df = var**2 / denom if denom > 0 else math.inf
-    se = math.sqrt(var)
-    half = _tq(0.5 * (1 + level), df) * se
-    return Interval(est, est - half, est + half, level, "Welch t over seeds", n, int(a.size), int(b.size),
-                    se=se, df=df)
 
 
 def _stored_column(rec: Record, joints: Sequence[int]) -> tuple[str, pd.Series, tuple[int, ...]]:

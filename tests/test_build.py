@@ -5,23 +5,17 @@ Throwaway notebooks in ``tmp_path`` (one cell each) stand in for the chapters, s
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import book_scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_build():
-    spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
+build = book_scripts.load("build")
 
 
 def notebook(path: Path, parameters: str, body: str) -> Path:

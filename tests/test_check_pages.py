@@ -7,22 +7,16 @@ source, ``output traceback`` / ``output stderr`` / ``output text_html`` for outp
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+import book_scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("check_pages", ROOT / "book" / "check_pages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-check = _load()
+check = book_scripts.load("check_pages")
 
 
 def cell(source: str, output: str) -> str:
