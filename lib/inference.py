@@ -2,7 +2,9 @@
 
 A finished run keeps its selected weights in ``.cache/runs/<config hash>/final.pt``
 (:func:`lib.checkpoint.run_folder`); its record in ``results/`` says which experiment, profile,
-dataset and seed produced them. This module loads such a model (by experiment, or from a weights
+dataset and seed produced them. Where a run folder has no ``final.pt`` (a fresh clone), the
+run's shipped fp16 weights in ``weights/`` are used if there are any (:mod:`lib.weights`), and
+the path printed says which. This module loads such a model (by experiment, or from a weights
 file, whose hash names its configuration) and evaluates it on any dataset split with
 :func:`lib.evaluate.evaluate`, under one of its protocols: ``single`` (what the training engine
 stored in the record), ``flip``, or ``multiscale``, PBN Sec. 4.2's six-scale flip pyramid (the
@@ -14,6 +16,7 @@ Command line::
 
     python -m lib.inference eval EXPERIMENT --profile P --seed S [--protocol multiscale] [--out preds.mat]
     python -m lib.inference eval --weights .cache/runs/<hash>/final.pt [--data mpii] [--out preds.mat]
+    python -m lib.inference eval --weights weights/cpu/lspet/<name>.pt   # a shipped fp16 file
     python -m lib.inference list [--profile P] [--dataset D]
 """
 
@@ -29,6 +32,7 @@ from typing import Sequence
 import torch
 
 from lib import checkpoint as ckpt
+from lib import weights as W
 from lib.data.poseset import PoseSet
 from lib.evaluate import PROTOCOLS, evaluate
 from lib.experiments import DATASETS, PROFILES, Experiment, config_hash, experiment_names, make_experiment
@@ -79,7 +83,8 @@ def find_experiment(hash_: str, results_dir: str | Path | None = None) -> Experi
 
 
 def load_weights(path: str | Path) -> dict:
-    """A ``final.pt`` written by the training engine: ``{"hash", "model", "epoch"}``."""
+    """A ``final.pt`` written by the training engine, or a shipped fp16 file (:mod:`lib.weights`, checked
+    against its sidecar and cast back to fp32): ``{"hash", "model", "epoch"}``."""
     path = Path(path)
     try:
         saved = ckpt.read(path)  # a damaged file the user named is an error, never moved aside
@@ -89,25 +94,39 @@ def load_weights(path: str | Path) -> dict:
     if not isinstance(saved, dict) or "model" not in saved or "hash" not in saved:
         raise ValueError(f"{path} is not a run's final weights (it lacks 'model' or 'hash'); give the final.pt "
                          "of a run folder")
-    return saved
+    return W.read(path) if W.is_shipped(saved) else saved
+
+
+def describe_weights(path: str | Path) -> str:
+    """Which weights a command used, for its output: a run folder's ``final.pt`` or a shipped fp16 file."""
+    shipped = Path(path).name != ckpt.FINAL and W.sidecar(path).is_file()
+    return f"shipped fp16 weights {path}" if shipped else f"run weights {path}"
 
 
 def load_model(exp: Experiment | None = None, weights: str | Path | None = None, *,
                checkpoint_dir: str | Path | None = None, results_dir: str | Path | None = None,
-               device: str | torch.device = "cpu") -> tuple[Experiment, torch.nn.Module, Path]:
+               device: str | torch.device = "cpu",
+               weights_dir: str | Path | None = None) -> tuple[Experiment, torch.nn.Module, Path]:
     """A finished run's model in eval mode, with its experiment and the weights file read.
 
-    Give ``exp`` (its weights are looked up in the run folder), ``weights`` (the experiment is
-    found from the file's config hash) or both (the hash must agree).
+    Give ``exp`` (its weights are looked up in the run folder, else among the shipped weights
+    under ``weights_dir``, default ``weights/``), ``weights`` (the experiment is found from the
+    file's config hash) or both (the hash must agree). The path returned says which was used.
     """
     if exp is None and weights is None:
         raise ValueError("give an experiment or a weights file")
     expected = config_hash(exp) if exp is not None else None
     path = Path(weights) if weights is not None else ckpt.run_folder(expected, checkpoint_dir) / ckpt.FINAL
     if not path.exists() and exp is not None and weights is None:
+        path = W.find(exp, weights_dir) or path
+    if not path.exists() and exp is not None and weights is None:
+        seeds = sorted(int(m["seed"]) for _, m in W.shipped(exp.profile, exp.data.dataset, weights_dir)
+                       if m["experiment"] == exp.name)
+        other = (f"; shipped weights of it exist for seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
+                 if seeds else "")
         raise FileNotFoundError(f"{exp.name} (profile {exp.profile}, {exp.data.dataset}, seed {exp.seed}) has no "
-                                f"weights at {path}; train it with `{retrain_hint(exp)}`")
-    saved = load_weights(path)
+                                f"weights at {path} and none shipped{other}; train it with `{retrain_hint(exp)}`")
+    saved = load_weights(path)  # a shipped file comes back as fp32
     if exp is None:
         exp = find_experiment(saved["hash"], results_dir)
     elif saved["hash"] != expected:
@@ -142,7 +161,8 @@ def load_split(exp: Experiment, dataset: str | None = None, split: str = "val", 
 
 @dataclass(frozen=True)
 class RunEntry:
-    """One finished run: its record and where its weights are (``weights_exist`` says if they are)."""
+    """One finished run: its record and where its weights are (``weights_exist`` says if they are;
+    ``shipped``: they are the shipped fp16 file, the run folder having none)."""
 
     experiment: str
     profile: str
@@ -154,11 +174,14 @@ class RunEntry:
     weights: Path
     weights_exist: bool
     record: Path | None
+    shipped: bool = False
 
 
 def list_runs(results_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-              profile: str | None = None, dataset: str | None = None) -> list[RunEntry]:
-    """Every recorded run (with its weights' path), then run folders holding weights but no record."""
+              profile: str | None = None, dataset: str | None = None,
+              weights_dir: str | Path | None = None) -> list[RunEntry]:
+    """Every recorded run (with its weights' path: run folder, else shipped), then run folders
+    holding weights but no record."""
     root = Path(results_dir) if results_dir is not None else DEFAULT_RESULTS
     out, seen = [], set()
     for path in sorted(root.glob(f"{profile or '*'}/{dataset or '*'}/*.json")):
@@ -167,9 +190,11 @@ def list_runs(results_dir: str | Path | None = None, checkpoint_dir: str | Path 
         rec = load_record(path)
         d = rec.data
         w = ckpt.run_folder(d["hash"], checkpoint_dir) / ckpt.FINAL
+        shipped = None if w.exists() else W.find_named(d["profile"], d["dataset"], path.stem, weights_dir)
         seen.add(d["hash"])
         out.append(RunEntry(d["experiment"], d["profile"], d["dataset"], rec.seed, d["metrics"].get("Mean"),
-                            d["metrics"].get("Hard"), d["hash"], w, w.exists(), path))
+                            d["metrics"].get("Hard"), d["hash"], shipped or w, w.exists() or shipped is not None,
+                            path, shipped is not None))
     if profile is None and dataset is None:
         for w in sorted(ckpt.runs_root(checkpoint_dir).glob(f"*/{ckpt.FINAL}")):
             if w.parent.name not in seen:
@@ -226,15 +251,19 @@ def _list(args: argparse.Namespace) -> int:
         for r in entries:
             print(json.dumps({"experiment": r.experiment, "profile": r.profile, "dataset": r.dataset, "seed": r.seed,
                               "Mean": r.mean, "Hard": r.hard, "hash": r.hash, "weights": str(r.weights),
-                              "weights_exist": r.weights_exist, "record": str(r.record) if r.record else None}))
+                              "weights_exist": r.weights_exist, "shipped": r.shipped,
+                              "record": str(r.record) if r.record else None}))
         return 0
     print(f"{'experiment':<28}{'profile':<8}{'dataset':<16}{'seed':>5}{'Mean':>7}{'Hard':>7}  weights")
     for r in entries:
         score = "".join(f"{v:>7.1f}" if v is not None else f"{'-':>7}" for v in (r.mean, r.hard))
         where = str(r.weights) if r.weights_exist else "(not kept: retrain with --results DIR)"
+        where += " (shipped fp16)" if r.shipped else ""
         print(f"{r.experiment:<28}{r.profile:<8}{r.dataset:<16}{r.seed:>5}{score}  {where}")
-    kept = sum(r.weights_exist for r in entries)
-    print(f"{len(entries)} runs, {kept} with weights in {ckpt.runs_root(args.checkpoint_dir)}")
+    shipped = sum(r.shipped for r in entries)
+    kept = sum(r.weights_exist for r in entries) - shipped
+    print(f"{len(entries)} runs, {kept} with weights in {ckpt.runs_root(args.checkpoint_dir)}, {shipped} with "
+          f"shipped fp16 weights in {W.WEIGHTS_DIR}")
     return 0
 
 
@@ -253,7 +282,7 @@ def _eval(args: argparse.Namespace) -> int:
     ev = evaluate(model, exp, ps, args.protocol, batch_size=args.batch_size, device=device, split=args.split,
                   bf16=args.precision == "bf16")
     print(f"{exp.name} ({exp.profile}, trained on {exp.data.dataset}, seed {exp.seed}) on {ev.dataset} {args.split}: "
-          f"{len(ev)} people, protocol {args.protocol}  [{path}]")
+          f"{len(ev)} people, protocol {args.protocol}  [{describe_weights(path)}]")
     print(ev.format())
     out = ev.summary() | {"experiment": exp.name, "profile": exp.profile, "seed": exp.seed, "weights": str(path)}
     if args.out is not None:

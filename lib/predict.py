@@ -12,6 +12,9 @@ joints red, left blue, centre green, joints whose heatmap peak is below ``--min-
 
     python -m lib.predict photo.jpg pbn/mi5-d1-w64 --profile smoke --seed 0 --out pose.png
     python -m lib.predict photo.jpg --weights .cache/runs/<hash>/final.pt --box 120,40,260,400 --out pose.png
+
+Without a run folder's ``final.pt`` (a fresh clone) the run's shipped fp16 weights are used
+(:mod:`lib.weights`; ``python -m lib.weights list`` names them), and the output line says which.
 """
 
 from __future__ import annotations
@@ -136,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
     p.add_argument("--dataset", default=None, help="the dataset the run was trained on (default: the profile's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", type=Path, default=None, help="a run's final.pt")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="a run's final.pt or a shipped fp16 file (default: the run folder's, else the shipped one)")
     p.add_argument("--box", default=None, help="x0,y0,x1,y1 around the person, image pixels (default: whole image)")
     p.add_argument("--protocol", default="multiscale", choices=PROTOCOLS)
     p.add_argument("--min-score", type=float, default=0.0, help="joints with a lower heatmap peak are drawn hollow")
@@ -160,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{out}  ({exp.name}, {len(pred.joint_ids)} joints, weights {path})")
+    print(f"{out}  ({exp.name}, {len(pred.joint_ids)} joints, {I.describe_weights(path)})")
     if args.json:
         print(json.dumps(pred.as_dict()))
     return 0
