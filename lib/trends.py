@@ -159,9 +159,11 @@ class GapCurve:
         return Measurement(self.interval(epoch), sa, sb, float(row["mean_a"]), float(row["mean_b"]), self.paired)
 
 
-def _stored_column(rec: Record, joints: Sequence[int]) -> tuple[str, pd.Series, tuple[int, ...]]:
+def _stored_column(rec: Record, joints: Sequence[int], prefix: str = "val_") -> tuple[str, pd.Series, tuple[int, ...]]:
     """``(column, values by epoch, joints left out)`` for the pooled PCK of ``joints`` in ``rec``'s history.
 
+    ``prefix`` picks the table: ``val_`` all joints, ``val_invisible_`` (``val_visible_``,
+    ``val_self_occluded_``, ...) one visibility, in records written since the engine logs them.
     The one stored column with exactly these joints if there is one; else the stored table columns
     inside ``joints`` pooled by their evaluated counts (constant over epochs), leaving out joints
     in no column. :class:`NoHistory` when no stored column falls inside ``joints``.
@@ -169,8 +171,8 @@ def _stored_column(rec: Record, joints: Sequence[int]) -> tuple[str, pd.Series, 
     hist = rec.history.set_index("epoch")
     ids = [int(j) for j in rec.data["joint_ids"]]
     have, target = set(ids), set(int(j) for j in joints)
-    direct = {"val_Mean": have - set(J.MEAN_EXCLUDED), "val_Hard": have & set(J.HARD_JOINTS),
-              **{f"val_{c}": have & set(m) for c, m in J.TABLE_COLUMNS.items()}}
+    direct = {f"{prefix}Mean": have - set(J.MEAN_EXCLUDED), f"{prefix}Hard": have & set(J.HARD_JOINTS),
+              **{f"{prefix}{c}": have & set(m) for c, m in J.TABLE_COLUMNS.items()}}
     for col, members in direct.items():
         if members == target and col in hist:
             return col, hist[col].astype(float), ()
@@ -178,7 +180,7 @@ def _stored_column(rec: Record, joints: Sequence[int]) -> tuple[str, pd.Series, 
     parts, weights = [], []
     for c, m in J.TABLE_COLUMNS.items():
         members = have & set(m)
-        if members and members <= target and f"val_{c}" in hist:
+        if members and members <= target and f"{prefix}{c}" in hist:
             count = int(evaluated[:, [ids.index(j) for j in sorted(members)]].sum())
             if count:
                 parts.append(c)
@@ -187,18 +189,19 @@ def _stored_column(rec: Record, joints: Sequence[int]) -> tuple[str, pd.Series, 
         raise NoHistory(f"no stored column of {rec.path.name} lies inside the selected joints")
     covered = set().union(*(have & set(J.TABLE_COLUMNS[c]) for c in parts))
     w = np.asarray(weights, np.float64)
-    values = (hist[[f"val_{c}" for c in parts]].astype(float) * w).sum(axis=1) / w.sum()
-    return " + ".join(f"val_{c}" for c in parts) + " (pooled)", values, tuple(sorted(target - covered))
+    values = (hist[[f"{prefix}{c}" for c in parts]].astype(float) * w).sum(axis=1) / w.sum()
+    return " + ".join(f"{prefix}{c}" for c in parts) + " (pooled)", values, tuple(sorted(target - covered))
 
 
-def _values(rec: Record, comp: Comparison, joints: Sequence[int] | None) -> tuple[str, pd.Series, tuple[int, ...]]:
+def _values(rec: Record, comp: Comparison, joints: Sequence[int] | None,
+            prefix: str = "val_") -> tuple[str, pd.Series, tuple[int, ...]]:
     """``(column, values indexed by epoch, joints left out)`` of ``comp``'s metric in one record."""
     hist = rec.history.set_index("epoch")
     if comp.metric == "train_loss":
         return "train_loss", hist["train_loss"].astype(float), ()
     if comp.metric == "convergence":
         return "running mean of val_Mean", hist["val_Mean"].astype(float).expanding().mean(), ()
-    return _stored_column(rec, joints)
+    return _stored_column(rec, joints, prefix)
 
 
 def _schedule(source: RecordSource, name: str, seed: int) -> tuple[int, int]:
@@ -234,8 +237,11 @@ def gap_over_training(source: RecordSource, comparison: Comparison, *, paired: b
         raise LookupError(", ".join(source.missing([comp.a, comp.b])))
     notes, exact = [], True
     sel = comp.selection
+    prefix = "val_"
     if comp.metric == "pck" and sel.visibility != "all":
-        if sel.visibility == "visible" and _all_visible(runs_a + runs_b):
+        if all(f"val_{sel.visibility}_Mean" in r.data["history"][0] for r in runs_a + runs_b):
+            prefix = f"val_{sel.visibility}_"  # the engine logs this visibility's table every epoch
+        elif sel.visibility == "visible" and _all_visible(runs_a + runs_b):
             notes.append("every evaluated joint is visible, so all joints are the visible ones")
         elif not visibility_fallback:
             raise NoHistory("no per-epoch data: the history stores PCK over all joints, not "
@@ -258,7 +264,7 @@ def gap_over_training(source: RecordSource, comparison: Comparison, *, paired: b
     rows, columns, dropped = [], [], set()
     for side, runs in (("A", runs_a), ("B", runs_b)):
         for r in runs:
-            col, values, left = _values(r, comp, joints)
+            col, values, left = _values(r, comp, joints, prefix)
             columns.append(col)
             dropped.update(left)
             rows += [{"side": side, "seed": r.seed, "epoch": int(e), "value": float(v)}

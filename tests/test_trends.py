@@ -332,3 +332,20 @@ def test_trend_summary_and_untraced_text(results):
     assert row["sign from"].isdigit() and row["gap at 1/4"].startswith("+")
     assert T.trend_summary(pd.DataFrame()).empty
     assert T.untraced_text(T.Traces([])) == ""
+
+
+def test_an_invisible_selection_is_traced_from_the_per_visibility_columns(results):
+    e = np.arange(1, EPOCHS + 1, dtype=float)
+    for i, s in enumerate((0, 1)):
+        base = 10.0 + e + OFFSETS[i]
+        for name, extra in ((LINEAR, 0.0), (PBN, 0.5)):  # invisible gap widens by 0.5 an epoch
+            write_run(results, name, s, base, visible_rate=0.5,
+                      columns={"invisible_Hard": base + extra * e, "invisible_Mean": base + extra * e})
+    comp = P.Comparison(PBN, LINEAR, P.Selection("hard, invisible", J.HARD_JOINTS, "invisible"))
+    curve = T.gap_over_training(source(results, seeds=(0, 1)), comp)
+    assert curve.exact and curve.column == "val_invisible_Hard"
+    assert curve.frame["gap"].to_numpy() == pytest.approx(0.5 * e)
+    assert T.classify_trend(curve).kind == "widening"
+    visible = P.Comparison(PBN, LINEAR, P.Selection("hard, visible", J.HARD_JOINTS, "visible"))
+    with pytest.raises(T.NoHistory):  # no val_visible_* columns in these records, and not all joints visible
+        T.gap_over_training(source(results, seeds=(0, 1)), visible)
