@@ -15,6 +15,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from lib.present import metric_label
+
 
 @dataclass(frozen=True)
 class MainResult:
@@ -43,12 +45,12 @@ MAIN_RESULTS: tuple[MainResult, ...] = (
     MainResult("kpt-convergence-d", "KPTransfer split (d): convergence", "04_kptransfer"),
 )
 
-#: How a dataset is named on the page, and the metric its differences are in.
-DATASET_TEXT: dict[str, tuple[str, str]] = {
-    "lspet": ("LSP Extended (real photos)", "PCK@0.2"),
-    "synthetic-mpii": ("`synthetic-mpii` (MPII poses rendered with occlusion labels)", "PCKh@0.5"),
-    "synthetic": ("the synthetic benchmark", "PCKh@0.5"),
-    "mpii": ("MPII", "PCKh@0.5"),
+#: How a dataset is named on the page (its metric: :func:`lib.present.metric_label`).
+DATASET_TEXT: dict[str, str] = {
+    "lspet": "LSP Extended (real photos)",
+    "synthetic-mpii": "`synthetic-mpii` (MPII poses rendered with occlusion labels)",
+    "synthetic": "the synthetic benchmark",
+    "mpii": "MPII",
 }
 
 #: Verdicts that mean "nothing measured yet" (the claim goes to the last line).
@@ -69,7 +71,7 @@ def _seeds(rows: pd.DataFrame, claim: str) -> str:
 def sentence(row: Mapping[str, str], result: MainResult, seeds: str, over_training: str = "") -> str:
     """One main result as a sentence: difference, interval, seeds, dataset, metric, scale, verdict, link."""
     dataset, scale = _scale(row.get("our scale", "") or "")
-    where, metric = DATASET_TEXT.get(dataset, (dataset, ""))
+    where, metric = DATASET_TEXT.get(dataset, dataset), metric_label(dataset)
     measured = row["measured"]
     trained = dataset in DATASET_TEXT
     if trained and row["verdict"] != "no record":
