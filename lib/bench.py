@@ -10,7 +10,7 @@ it times the ``cpu`` profile's models and the ``book`` model in fp32 eager and o
 path (channels-last, with bf16 autocast where the CPU multiplies bf16 natively:
 ``lib.hardware``) side by side and prints the ratio; ``--layouts`` instead times N one-thread processes against one
 N-thread process (:func:`cpu_layouts`, how a CPU sweep should use its cores). The ``book`` profile's
-size (``lib.experiments.book_budget``) assumes 10% of the nominal peak until this is run.
+size (``lib.runtime.book_budget``) assumes 10% of the nominal peak until this is run.
 """
 
 from __future__ import annotations

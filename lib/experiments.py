@@ -32,7 +32,7 @@ study), ``smoke`` (CPU, every experiment in seconds, a whole study in minutes; e
 code path, measures nothing), ``cpu`` (real, small-scale answers on two CPU cores: 2 stacks,
 C = 128, 64×64 input, 115,200 training images a run; :data:`CPU_PROFILE_NOTES`, run in the
 order of :data:`CPU_PLAN`), ``cpu-128`` (the probe that sized ``cpu``: the same network at
-128×128), ``book`` (GPU, sized by :func:`book_budget`), ``paper`` (the
+128×128), ``book`` (GPU, sized by :func:`lib.runtime.book_budget`), ``paper`` (the
 papers' full recipes: 8-stack benchmark models aside, 3-stack ablations at 256×256, batch 16,
 250 epochs, lr 2.5e-4 × 0.1 at epochs 170 and 220; KPTransfer's 8,000-iteration epochs with
 ÷5 on plateaus and early stopping after 10 epochs).
@@ -155,29 +155,6 @@ class Profile:
         keeps the paper's branch-to-trunk ratios and stays cheap; ``book`` and ``paper`` use W as named.
         """
         return max(2, 2 * round(width * self.width_scale / 2))
-
-
-def book_budget(fraction_of_peak: float = 0.10, peak_flops: float = 989e12) -> dict[str, float]:
-    """The arithmetic behind the ``book`` profile's size: an ESTIMATE until ``lib.bench`` measures.
-
-    Assumptions: an H100 at 989 TFLOP/s dense bf16 peak, training reaching ``fraction_of_peak``
-    = 10% of it (~99 TFLOP/s: hourglasses are BatchNorm-heavy with 128-channel bottlenecks at
-    32×32 and below); a training image costs 3 × forward MACs × 2 FLOP, a validation image 1 ×.
-    The base model, a 3-stack PBN (D = 1, W = 64, 5 groups) at 128×128 with C = 256, is 3.61
-    GMACs forward (``count_macs``), so 21.7 GFLOP per training image, ≈ 4,600 images/s. One seed
-    of the book sweep (43 experiments) is 54.4 base models' worth of MACs (summed with
-    ``count_macs`` over the sweep: the D×W grid's wide branches and the 8-stack comparisons
-    outweigh the cheap 2-stack KPTransfer sources; early stopping only lowers it). With
-    16 epochs × 400 iterations × 16 = 102,400 training images per run (about 11 passes over LSP
-    Extended's 9,000 training people) and 16 validations of its 1,000 validation people, a seed
-    takes ≈ 54.4 × (102,400 + 16,000 / 3) × 21.7e9 / 99e12 ≈ 1,280 s: three seeds fit three
-    30-minute GPU sessions with room for start-up, e.g. ``--all --chunk I/3 --parallel 4``.
-    """
-    gflop_per_image, base_runs = 3 * 3.61 * 2, 54.4
-    images = 16 * 400 * 16 + 16 * 1000 / 3
-    rate = peak_flops * fraction_of_peak / (gflop_per_image * 1e9)
-    seconds = base_runs * images / rate
-    return {"images_per_s": rate, "seconds_per_seed": seconds, "sessions_for_3_seeds": 3 * seconds / 1800}
 
 
 #: The ``cpu`` profile's step schedule: 24 epochs × 300 iterations × 16 = 115,200 training images

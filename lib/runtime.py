@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from lib.experiments import Experiment
+from lib.experiments import Experiment, make_experiment, sweep
+from lib.hardware import NOMINAL_BF16_PEAK
 from lib.models import ModelConfig, build_model, count_macs
 
 #: Training throughput of one CPU thread in multiply-accumulates per second (measured: 15-22e9
@@ -76,14 +77,39 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 def model_macs(cfg: ModelConfig) -> int:
     """Forward multiply-accumulates per image of ``cfg`` (``lib.models.count_macs``), cheaply.
 
-    Counted on a 64×64 copy with the same hourglass depth and scaled by (S/64)²: every layer's
-    output, hence its MACs, scales exactly with the input area (S is a multiple of 64), and the
-    small forward pass takes milliseconds instead of seconds on a CPU.
+    Counted on PyTorch's ``meta`` device: the forward pass propagates shapes only, so an eight-stack
+    model at 256×256 costs no memory and well under a second.
     """
-    small = replace(cfg, input_size=64, hourglass_depth=cfg.resolved_hourglass_depth)
-    with torch.no_grad():
-        macs = count_macs(build_model(small), 64)
-    return macs * (cfg.input_size // 64) ** 2
+    with torch.device("meta"):
+        model = build_model(cfg)
+    return count_macs(model, cfg.input_size)
+
+
+def book_budget(fraction_of_peak: float = 0.10, peak_flops: float = dict(NOMINAL_BF16_PEAK)["H100"]) -> dict[str, float]:
+    """The arithmetic behind the ``book`` profile's size: an ESTIMATE until ``lib.bench`` measures.
+
+    Assumptions: an H100 at 989 TFLOP/s dense bf16 peak, training reaching ``fraction_of_peak``
+    = 10% of it (hourglasses are BatchNorm-heavy with 128-channel bottlenecks at 32×32 and
+    below); a training image costs 3 × forward MACs × 2 FLOP, a validation image 1 ×. The MACs
+    are counted here (:func:`model_macs`): the base model, a 3-stack PBN (D = 1, W = 64, five
+    groups) at 128×128 with C = 256, and one seed of the whole book sweep in base models' worth
+    (the D×W grid's wide branches and the 8-stack comparisons outweigh the cheap 2-stack
+    KPTransfer sources; early stopping only lowers it). A run is 16 epochs × 400 iterations × 16
+    = 102,400 training images (about 11 passes over LSP Extended's 9,000 training people) and 16
+    validations of its 1,000 validation people. The pages ``book/reproducibility.md`` and
+    ``book/performance.md`` quote these numbers; a test keeps them equal.
+    """
+    base = make_experiment("pbn/mi5-d1-w64", "book")
+    base_macs = model_macs(base.model)
+    sweep_macs = sum(model_macs(e.model) for e in sweep("book", seeds=(0,)))
+    train_flop = 3 * 2 * base_macs
+    s = base.schedule  # a validation image costs a third of a training image
+    images = s.epochs * s.iters_per_epoch * s.batch_size + s.epochs * VAL_SIZES[base.data.dataset] / 3
+    rate = peak_flops * fraction_of_peak / train_flop
+    seconds = sweep_macs / base_macs * images / rate
+    return {"base_gmacs": base_macs / 1e9, "train_gflop_per_image": train_flop / 1e9,
+            "base_runs_per_seed": sweep_macs / base_macs, "peak_images_per_s": peak_flops / train_flop,
+            "images_per_s": rate, "seconds_per_seed": seconds, "sessions_for_3_seeds": 3 * seconds / 1800}
 
 
 def estimated_cpu_seconds(exp: Experiment, macs: int, threads: int, bf16: bool = False) -> float:

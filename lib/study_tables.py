@@ -76,8 +76,8 @@ def notebook_times(folder: str | None = None) -> pd.DataFrame:
 
 
 def book_profile_estimate() -> pd.DataFrame:
-    """The book profile's GPU time as planned (:func:`lib.experiments.book_budget`), before measurements replace it."""
-    from lib.experiments import book_budget
+    """The book profile's GPU time as planned (:func:`lib.runtime.book_budget`), before measurements replace it."""
+    from lib.runtime import book_budget
 
     b = book_budget()
     return pd.DataFrame({"estimate": {"training images / s (assumed)": round(b["images_per_s"]),

@@ -2,15 +2,18 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from lib import joints as J
-from lib.experiments import (DATASETS, PROFILES, DataConfig, book_budget, canonical, config_hash, experiment_names,
+from lib.experiments import (DATASETS, PROFILES, DataConfig, canonical, config_hash, experiment_names,
                              groups_for, kpt_subsets, make_experiment, sweep)
 from lib.models import build_model, count_macs, freeze_stacks, trainable_parameters, validate_config
 from lib.runner import chunk, sweep_units
 from lib.runtime import model_macs
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_experiment_builds_under_every_profile_and_dataset():
@@ -136,9 +139,21 @@ def test_model_macs_is_count_macs():
         assert model_macs(e.model) == count_macs(build_model(e.model), e.model.input_size)
 
 
-def test_book_budget_fits_three_sessions():
+@pytest.mark.slow  # counts the MACs of the book sweep's 43 models (~20 s)
+def test_book_budget_fits_three_sessions_and_the_pages_quote_it():
+    from lib.runtime import book_budget
+
     b = book_budget()
     assert b["sessions_for_3_seeds"] < 3
+    quoted = {"base": f"{b['base_gmacs']:.2f} GMACs", "flop": f"{b['train_gflop_per_image']:.1f} GFLOP",
+              "rate": f"{round(b['images_per_s'], -2):,.0f} images/s",
+              "peak": f"{round(b['peak_images_per_s'], -2):,.0f} images/s",
+              "runs": f"{b['base_runs_per_seed']:.1f}", "seed": f"{round(b['seconds_per_seed'], -1):,.0f} s"}
+    pages = {"reproducibility.md": ("base", "flop", "rate", "runs", "seed"), "performance.md": ("base", "flop", "peak", "rate")}
+    for page, keys in pages.items():
+        text = " ".join((ROOT / "book" / page).read_text().split())  # line breaks as spaces
+        for key in keys:
+            assert quoted[key] in text, f"book/{page} should quote {quoted[key]!r} (lib.runtime.book_budget)"
 
 
 def test_cpu_plan_runs_the_issues_priorities_first_and_fits_the_cpu_budget():
