@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from lib.experiments import DataConfig
 
 
-#: The dataset behind every occlusion verdict (``lib.claims.OCCLUSION_DATASETS``' first): MPII's
+#: The dataset behind every occlusion verdict (``lib.record_source.OCCLUSION_DATASETS``' first): MPII's
 #: poses rendered with each joint's occlusion cause (``lib.data.synthetic``).
 OCCLUSION_DATASET = "synthetic-mpii"
 

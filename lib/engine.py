@@ -339,7 +339,7 @@ def _end_epoch(st: ckpt.LoopState, exp: Experiment, model, opt, sched, score: fl
     if ev is not None:
         entry.update({"val_loss": ev.loss, **{f"val_{k}": v for k, v in ev.table.items()}})
         # Per visibility too (val_invisible_Hard, val_self_occluded_Mean, ...), so that claims about
-        # occluded joints can be traced over training (lib.trends); "all" is the table above.
+        # occluded joints can be traced over training (lib.gap_curves); "all" is the table above.
         entry.update({f"val_{vis}_{k}": v for vis, table in ev.tables.items() if vis != "all"
                       for k, v in table.items()})
     st.history.append(entry)

@@ -6,7 +6,7 @@ By chapter: data (:func:`skeleton_grids`, :func:`augmented_samples`, :func:`visi
 :mod:`lib.mi_analysis`); PBN (:func:`fig5`, Fig. 5 from :func:`lib.pbn_tables.fig5_frame`;
 :func:`learning_curve_bands`); KPTransfer (:func:`convergence`, Fig. 3 from
 :mod:`lib.kpt_tables`); the claims (:func:`verdict_bars`, :func:`gap_panels` of
-:mod:`lib.trends`); training on a CPU (:func:`learning_curves` of :mod:`lib.curves`).
+:mod:`lib.gap_curves`); training on a CPU (:func:`learning_curves` of :mod:`lib.curves`).
 
 A :class:`Plot` wraps a closed matplotlib Figure and displays itself as a PNG in a notebook,
 whatever matplotlib backend is active (``lib.data.preview`` selects ``Agg`` on import, which
@@ -462,7 +462,7 @@ GAP_CAPTION = ("A − B by epoch: seed mean (line) and its 95% t-interval band o
 def gap_panels(curves: Sequence, cols: int = 3, title: str = "") -> Plot:
     """Each claimed gain traced over training, one small panel per comparison (issue 30).
 
-    ``curves`` are :class:`lib.trends.GapCurve` (``lib.trends.trace_claims(...).curves``): per
+    ``curves`` are :class:`lib.gap_curves.GapCurve` (``lib.trend_tables.trace_claims(...).curves``): per
     panel the seed-mean A − B by epoch with its band over seeds, the zero line, the paper's A − B
     (dashed, when the claim gives a number) and the epochs at a quarter and half of training
     (dotted). The caption (:data:`GAP_CAPTION`) says the band is over seeds only.

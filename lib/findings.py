@@ -96,7 +96,8 @@ def findings_markdown(table: pd.DataFrame, rows: pd.DataFrame, profile: str,
         table: :func:`lib.claims.claim_table` of the profile's records.
         rows: :func:`lib.claims.comparison_rows` of the same source (the seeds each side rests on).
         profile: the profile the records belong to (named in every sentence).
-        over_training: claim id → how the gap moved over training (:mod:`lib.trends`), if known.
+        over_training: claim id → how the gap moved over training, if known
+            (:func:`lib.trend_tables.stability_phrases`).
     """
     by_id = {r["id"]: {**r, "profile": profile} for r in table.to_dict("records")}
     measured, waiting = [], []

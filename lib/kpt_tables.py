@@ -12,11 +12,12 @@ from typing import Sequence
 import pandas as pd
 
 from lib import joints as J
-from lib.claims import RecordSource, measure_comparison
 from lib.experiments import kpt_subsets
 from lib.paper import KPT_PAPER_TABLE, MEAN, PAPER_TABLES, Comparison
 from lib.paper import column as paper_column
 from lib.present import beside_paper, ci_text, present_mean, scale
+from lib.record_source import RecordSource
+from lib.verdicts import measure_comparison
 
 
 def kpt_splits(dataset: str) -> pd.DataFrame:
@@ -72,7 +73,7 @@ def kpt_differences(source: RecordSource, split: str) -> pd.DataFrame:
     """Transfer − random and frozen − random on S2 of ``split``, per column of the paper's table.
 
     Each cell is the difference of seed-mean PCK with its 95% interval (:func:`lib.stats.config_diff`
-    via :func:`lib.claims.measure_comparison`: Welch t over seeds plus the shared image variance),
+    via :func:`lib.verdicts.measure_comparison`: Welch t over seeds plus the shared image variance),
     the question Tables 2-5 answer by eye; ``one seed: no interval`` with one seed a side.
     """
     cols = list(PAPER_TABLES[KPT_PAPER_TABLE[split]].columns)

@@ -1,6 +1,6 @@
 """The PBN chapter's tables (Tang & Wu 2019, Tables 1-7 and Fig. 5), from the records in ``results/``.
 
-Every table averages over the seeds that have a record (via :class:`lib.claims.RecordSource`)
+Every table averages over the seeds that have a record (via :class:`lib.record_source.RecordSource`)
 and says how many; rows without a record are kept and left empty, so a missing run is visible
 rather than silently dropped. Intervals are those of the verdicts (:func:`lib.stats.config_mean`:
 t over seeds plus the image variance shared by runs). The layouts follow the paper: Fig. 5's
@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from lib import joints as J
-from lib.claims import RecordSource, common_joints, has_invisible_joints, measure_comparison, seeds_text, selected_hits
 from lib.metrics import visibility_tables
 from lib.paper import HARD, PAPER_SCALE, PAPER_TABLES, Comparison, Selection, trains_large_pair
 from lib.present import SCALE, ci_text, present_mean, scale
+from lib.record_source import RecordSource, common_joints, has_invisible_joints, seeds_text, selected_hits
 from lib.stats import config_mean, pooled_pck
+from lib.verdicts import measure_comparison
 
 
 #: Column order of the papers' per-joint tables.
@@ -267,7 +268,7 @@ def occlusion_table(source: RecordSource, pbn: tuple[str, str] = ("pbn/mi5-d1-w6
 
     One row per model (seed-mean pooled PCK with :func:`lib.stats.config_mean`'s 95% interval) and
     one per difference PBN − baseline (:func:`lib.stats.config_diff` on the same masked joints, via
-    :func:`lib.claims.measure_comparison`: Welch t over seeds plus the shared image variance). The
+    :func:`lib.verdicts.measure_comparison`: Welch t over seeds plus the shared image variance). The
     columns name how many joints each category holds in one run. A cell without a record says
     ``no record``; with one seed, ``one seed: no interval``; a record without occlusion labels,
     ``no occlusion labels``.

@@ -26,9 +26,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lib.claims import RecordSource, base_verdict, seeds_text
 from lib.paper import PAPER_SCALE, PAPER_TABLES
+from lib.record_source import RecordSource, seeds_text
 from lib.stats import MIN_SEEDS, NO_INTERVAL
+from lib.verdicts import base_verdict
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ def caption(source: RecordSource, names: Sequence[str], what: str = "") -> str:
 
     ``*Fig. 5: profile `cpu`, dataset `lspet`, seeds 0-2 of 0-2; 9 of 12 runs have records.*`` The seeds
     and runs expected are the source's seeds plus any seed an experiment has records for beyond them
-    (:meth:`lib.claims.RecordSource.seeds_of`).
+    (:meth:`lib.record_source.RecordSource.seeds_of`).
     """
     names = list(dict.fromkeys(names))
     runs = [r for n in names for r in source.runs(n)]
@@ -238,7 +239,7 @@ def claim_cells(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: How :func:`lib.claims.epoch_cap_note` begins, and the line the verdict cell then carries.
+#: How :func:`lib.verdicts.epoch_cap_note` begins, and the line the verdict cell then carries.
 EPOCH_CAP_MARK = "runs at the epoch cap"
 EPOCH_CAP_SHORT = "runs at the epoch cap: a head start and a better end point are mixed"
 

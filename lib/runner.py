@@ -78,7 +78,7 @@ def ensure_records(experiments: Iterable[Experiment], opts: RunOptions = RunOpti
     """Train every run of ``experiments`` that has no record (every one with ``force``); return those trained.
 
     What a chapter's ``train_missing`` (or ``use_cache = False``) does before it reads its records
-    (:class:`lib.claims.RecordSource` only reads). Duplicates (same config hash) train once;
+    (:class:`lib.record_source.RecordSource` only reads). Duplicates (same config hash) train once;
     KPTransfer sources train before the runs initialised from them (KPTransfer Sec. 3.2), so that
     with ``force`` a dependant starts from its source's new weights, not the old ones.
     """

@@ -1,4 +1,5 @@
-"""Claims, verdicts and the book's tables (lib.claims, lib.pbn_tables, lib.kpt_tables, lib.present), on fabricated records."""
+"""Claims, verdicts and the book's tables (lib.record_source, lib.verdicts, lib.claims, lib.pbn_tables,
+lib.kpt_tables, lib.present), on fabricated records."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from lib import paper
 from lib import joints as J
 from lib import pbn_tables as T
 from lib import present
+from lib import record_source as R
+from lib import verdicts as V
 from lib import kpt_tables as K
 from lib.experiments import KPT_NAMES, experiment_names, make_experiment
 from lib.results import record_path, write_record
@@ -67,8 +70,8 @@ def results(tmp_path):
     return tmp_path / "results"
 
 
-def source(results, **kw) -> C.RecordSource:
-    return C.RecordSource(profile="smoke", results_dir=results, **kw)
+def source(results, **kw) -> R.RecordSource:
+    return R.RecordSource(profile="smoke", results_dir=results, **kw)
 
 
 # ---- the claims themselves ----------------------------------------------------------------------
@@ -123,19 +126,19 @@ def test_paper_tables_use_the_layout_columns():
 ])
 def test_direction_verdicts(direction, interval, expected):
     diff = Interval(*interval, 0.95, "test", 3)
-    assert C.direction_verdict(diff, direction, 0.5) == expected
+    assert V.direction_verdict(diff, direction, 0.5) == expected
 
 
 def test_aggregate_needs_every_comparison():
-    assert C.aggregate(["confirmed", "confirmed"]) == "confirmed"
-    assert C.aggregate(["confirmed", "inconclusive"]) == "inconclusive"
-    assert C.aggregate(["confirmed", "not confirmed", "inconclusive"]) == "not confirmed"
-    assert C.aggregate(["confirmed", "no record"]) == "confirmed (1 of 2 comparisons)"  # partial: says so
-    assert C.aggregate(["no record", "no record"]) == "no record"
-    assert C.aggregate(["not applicable", "confirmed"]) == "not applicable"
-    assert C.aggregate(["confirmed", "inconclusive (1 seed)"]) == "inconclusive (1 seed)"
-    assert C.aggregate(["inconclusive (0 seeds)", "inconclusive (1 seed)"]) == "inconclusive (0 seeds)"
-    assert C.base_verdict("inconclusive (1 seed) (smoke)") == "inconclusive"
+    assert V.aggregate(["confirmed", "confirmed"]) == "confirmed"
+    assert V.aggregate(["confirmed", "inconclusive"]) == "inconclusive"
+    assert V.aggregate(["confirmed", "not confirmed", "inconclusive"]) == "not confirmed"
+    assert V.aggregate(["confirmed", "no record"]) == "confirmed (1 of 2 comparisons)"  # partial: says so
+    assert V.aggregate(["no record", "no record"]) == "no record"
+    assert V.aggregate(["not applicable", "confirmed"]) == "not applicable"
+    assert V.aggregate(["confirmed", "inconclusive (1 seed)"]) == "inconclusive (1 seed)"
+    assert V.aggregate(["inconclusive (0 seeds)", "inconclusive (1 seed)"]) == "inconclusive (0 seeds)"
+    assert V.base_verdict("inconclusive (1 seed) (smoke)") == "inconclusive"
 
 
 def test_a_no_difference_claim_needs_a_margin():
@@ -203,17 +206,17 @@ def test_not_confirmed_in_a_family_needs_the_bonferroni_interval(results):
     claim = paper.CLAIMS_BY_ID["pbn-depth-2"]
     fam = len(claim.comparisons)
     diff = Interval(1.0, 0.05, 1.95, 0.95, "test", 3, 3, 3, se=0.3, df=4.0)  # barely above 0 at 95%
-    m = C.Measurement(diff, (0, 1, 2), (0, 1, 2), 60.0, 59.0)
-    assert C.direction_verdict(diff, claim.direction) == "not confirmed"
-    v, reason = C.comparison_verdict(m, claim, "pck", fam)
+    m = V.Measurement(diff, (0, 1, 2), (0, 1, 2), 60.0, 59.0)
+    assert V.direction_verdict(diff, claim.direction) == "not confirmed"
+    v, reason = V.comparison_verdict(m, claim, "pck", fam)
     assert v == "inconclusive" and "Bonferroni 98.75%" in reason
-    clear = C.Measurement(replace(diff, low=0.9, high=5.1, estimate=3.0, se=0.5), (0, 1, 2), (0, 1, 2), 60.0, 57.0)
-    assert C.comparison_verdict(clear, claim, "pck", fam)[0] == "not confirmed"
-    assert C.comparison_verdict(m, claim, "pck", 1)[0] == "not confirmed"  # alone, 95% suffices
+    clear = V.Measurement(replace(diff, low=0.9, high=5.1, estimate=3.0, se=0.5), (0, 1, 2), (0, 1, 2), 60.0, 57.0)
+    assert V.comparison_verdict(clear, claim, "pck", fam)[0] == "not confirmed"
+    assert V.comparison_verdict(m, claim, "pck", 1)[0] == "not confirmed"  # alone, 95% suffices
 
 
 def test_a_profile_without_records_says_no_record(results):
-    table = C.claim_table(C.RecordSource(profile="book", results_dir=results), [paper.CLAIMS_BY_ID["pbn-vs-deep"]])
+    table = C.claim_table(R.RecordSource(profile="book", results_dir=results), [paper.CLAIMS_BY_ID["pbn-vs-deep"]])
     assert table.loc[0, "verdict"] == "no record" and "pbn/mi5-d1-w64 s0" in table.loc[0, "why"]
 
 
@@ -238,7 +241,7 @@ def test_negative_transfer_compares_on_joints_both_runs_predict(results):
         fake_record(results, "pbn/linear", s, 0.3 - 0.01 * s)
     src = source(results, seeds=(0, 1, 2))
     recs = src.runs("pbn/no-ankles") + src.runs("pbn/linear")
-    assert C.common_joints(recs, paper.LOWER_NO_ANKLES) == J.idx("r_knee", "r_hip", "l_hip", "l_knee", "pelvis")
+    assert R.common_joints(recs, paper.LOWER_NO_ANKLES) == J.idx("r_knee", "r_hip", "l_hip", "l_knee", "pelvis")
     rows = C.comparison_rows(src, [paper.CLAIMS_BY_ID["pbn-negative-transfer-upper"],
                                    paper.CLAIMS_BY_ID["pbn-negative-transfer-lower"]])
     assert rows["verdict"].tolist() == ["confirmed", "not confirmed"]
@@ -386,14 +389,14 @@ def test_styled_verdicts_render():
 
 
 def cpu_records(results, seeds=(0, 1, 2), *, pbn_hidden: float = 0.7, deep_hidden: float = 0.3,
-                occlusion: bool = True) -> C.RecordSource:
+                occlusion: bool = True) -> R.RecordSource:
     """``cpu`` records: the three models on LSP Extended (no invisible joints) and on synthetic-mpii."""
     for s in seeds:
         for name, hidden in (("pbn/mi5-d1-w64", pbn_hidden), ("pbn/deep", deep_hidden), ("pbn/linear", deep_hidden)):
             fake_record(results, name, s, 0.8, profile="cpu", dataset="lspet", visible_rate=1.0)
             fake_record(results, name, s, 0.8, profile="cpu", dataset="synthetic-mpii", hidden_rate=hidden,
                         occlusion=occlusion)
-    return C.RecordSource(profile="cpu", results_dir=results, seeds=seeds)
+    return R.RecordSource(profile="cpu", results_dir=results, seeds=seeds)
 
 
 def test_occlusion_claims_read_the_occlusion_dataset(results):
@@ -424,7 +427,7 @@ def test_occlusion_claims_without_labels_or_records(results):
     rows = C.comparison_rows(src, [paper.CLAIMS_BY_ID["pbn-fig7"], paper.CLAIMS_BY_ID["pbn-occluded"]])
     assert rows["verdict"].tolist() == ["not measurable", "not measurable", "confirmed"]
     assert "stores no occlusion labels" in rows.loc[0, "reason"] and "--force" in rows.loc[0, "reason"]
-    empty = C.RecordSource(profile="cpu", results_dir=results / "none")
+    empty = R.RecordSource(profile="cpu", results_dir=results / "none")
     table = C.claim_table(empty, [paper.CLAIMS_BY_ID["pbn-fig7"]])
     assert table.loc[0, "verdict"] == "no record" and "on synthetic-mpii" in table.loc[0, "why"]
     assert table.loc[0, "our scale"] == ""  # nothing measured: no scale claimed
@@ -432,12 +435,12 @@ def test_occlusion_claims_without_labels_or_records(results):
 
 def test_selections_by_occlusion_type(results):
     fake_record(results, "pbn/deep", 0, 0.5, occlusion=True)
-    rec = C.RecordSource(profile="smoke", results_dir=results).record("pbn/deep", 0)
+    rec = R.RecordSource(profile="smoke", results_dir=results).record("pbn/deep", 0)
     a = rec.arrays()
     joints = tuple(int(j) for j in a["joint_ids"])
-    _, self_ev = C.selected_hits(rec, joints, "self_occluded")
-    _, other_ev = C.selected_hits(rec, joints, "other_occluded")
-    _, invisible = C.selected_hits(rec, joints, "invisible")
+    _, self_ev = R.selected_hits(rec, joints, "self_occluded")
+    _, other_ev = R.selected_hits(rec, joints, "other_occluded")
+    _, invisible = R.selected_hits(rec, joints, "invisible")
     assert np.array_equal(self_ev | other_ev, invisible) and not (self_ev & other_ev).any()
     assert self_ev[1::2].sum() == 0 and other_ev[0::2].sum() == 0  # the fake codes alternate by person
     with pytest.raises(ValueError, match="visibility must be one of"):
@@ -480,7 +483,7 @@ def test_occlusion_table(results):
     counts = T.occlusion_counts(src, "pbn/mi5-d1-w64", J.HARD_JOINTS)
     assert counts["self-occluded"] + counts["other-occluded"] == N_IMAGES * 10 - counts["visible"]
     self_col = f"self-occluded (n = {counts['self-occluded']:,})"
-    runs = {n: [C.selected_hits(r, J.HARD_JOINTS, "self_occluded") for r in src.runs(n)]
+    runs = {n: [R.selected_hits(r, J.HARD_JOINTS, "self_occluded") for r in src.runs(n)]
             for n in ("pbn/mi5-d1-w64", "pbn/deep")}
     from lib.stats import config_diff, config_mean
 
@@ -490,9 +493,9 @@ def test_occlusion_table(results):
     assert table.loc["Ours (pbn/mi5-d1-w64)", self_col] == pytest.approx(
         round(config_mean(runs["pbn/mi5-d1-w64"]).estimate, 2))
     assert table.loc["Ours − Deep BS", "seeds"] == "0, 1 vs 0, 1"
-    one = T.occlusion_table(C.RecordSource(profile="cpu", dataset="synthetic-mpii", seeds=(0,), results_dir=results))
+    one = T.occlusion_table(R.RecordSource(profile="cpu", dataset="synthetic-mpii", seeds=(0,), results_dir=results))
     assert one.loc["Ours (pbn/mi5-d1-w64)", "visible 95% CI"] == "one seed: no interval"
-    none = T.occlusion_table(C.RecordSource(profile="cpu", dataset="synthetic-mpii", results_dir=results / "none"))
+    none = T.occlusion_table(R.RecordSource(profile="cpu", dataset="synthetic-mpii", results_dir=results / "none"))
     assert set(none["visible 95% CI"]) == {"no record"} and none.iloc[:, 0].isna().all()
 
 
@@ -526,8 +529,10 @@ def test_tables_6_7_across_datasets_and_captions(results):
 
 # ---- reading, not training ----------------------------------------------------------------------
 
-#: Modules that train; lib.claims must import none of them, directly, lazily or through another module.
+#: Modules that train; the claims modules must import none of them, directly, lazily or through another module.
 TRAINING_MODULES = ("lib.engine", "lib.runner", "lib.train", "lib.checkpoint", "lib.evaluate")
+#: What the claims table reads and judges with: lib.record_source, lib.verdicts and lib.claims.
+CLAIMS_MODULES = (R, V, C)
 
 
 @pytest.mark.slow
@@ -537,29 +542,30 @@ def test_claims_imports_no_training_code(tmp_path):
     import sys
     from pathlib import Path
 
-    tree = ast.parse(Path(C.__file__).read_text())
-    imported = {n.name for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
-    imported |= {f"{node.module}.{n.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                 for n in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not {m for m in imported if m.startswith(TRAINING_MODULES)}, "lib.claims imports training code"
-    code = ("import sys; from lib import claims as C; "
-            f"s = C.RecordSource(profile='smoke', results_dir={str(tmp_path)!r}); C.comparison_rows(s); "
+    for module in CLAIMS_MODULES:
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {n.name for node in ast.walk(tree) if isinstance(node, ast.Import) for n in node.names}
+        imported |= {f"{node.module}.{n.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     for n in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {m for m in imported if m.startswith(TRAINING_MODULES)}, f"{module.__name__} imports training code"
+    code = ("import sys; from lib import claims as C, record_source as R; "
+            f"s = R.RecordSource(profile='smoke', results_dir={str(tmp_path)!r}); C.comparison_rows(s); "
             "print(sorted(m for m in sys.modules if m.startswith('lib.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(C.__file__).parent.parent).stdout
     loaded = set(ast.literal_eval(out))
-    assert "lib.claims" in loaded and not loaded & set(TRAINING_MODULES)
+    assert {m.__name__ for m in CLAIMS_MODULES} <= loaded and not loaded & set(TRAINING_MODULES)
 
 
 def test_a_source_only_reads_and_lists_the_runs_to_train(results):
     with pytest.raises(TypeError):
-        C.RecordSource("smoke")  # keyword-only: nine positional arguments were too easy to misplace
-    src = C.RecordSource(profile="cpu", seeds=(0, 1), results_dir=results)
+        R.RecordSource("smoke")  # keyword-only: nine positional arguments were too easy to misplace
+    src = R.RecordSource(profile="cpu", seeds=(0, 1), results_dir=results)
     assert src.record("pbn/deep", 0) is None and not results.exists()  # a missing run is reported, not trained
     exps = src.experiments(["pbn/deep", "pbn/deep", "pbn/linear"])
     assert [(e.name, e.seed, e.data.dataset) for e in exps] == [
         ("pbn/deep", 0, "lspet"), ("pbn/deep", 1, "lspet"), ("pbn/linear", 0, "lspet"), ("pbn/linear", 1, "lspet")]
-    wanted = C.claim_experiments(src, [paper.CLAIMS_BY_ID["pbn-vs-deep"], paper.CLAIMS_BY_ID["pbn-fig7"],
+    wanted = R.claim_experiments(src, [paper.CLAIMS_BY_ID["pbn-vs-deep"], paper.CLAIMS_BY_ID["pbn-fig7"],
                                        paper.CLAIMS_BY_ID["pbn-params"]])
     assert {(e.name, e.data.dataset) for e in wanted} == {(n, d) for n in ("pbn/mi5-d1-w64", "pbn/deep")
                                                            for d in ("lspet", "synthetic-mpii")}
@@ -585,7 +591,7 @@ def kpt_split_records(results, split: str, seeds=(0, 1, 2), *, stopped_early: bo
 def test_runs_at_the_epoch_cap_say_so_in_the_verdict_row(results):
     kpt_split_records(results, "c")
     src = source(results, seeds=(0, 1, 2))
-    assert C.at_epoch_cap(src.record("kpt/c-transfer", 0))
+    assert V.at_epoch_cap(src.record("kpt/c-transfer", 0))
     claim = paper.CLAIMS_BY_ID["kpt-c-average"]
     row = C.claim_table(src, [claim]).iloc[0]
     assert row["verdict"] == "confirmed (smoke)"
@@ -599,17 +605,17 @@ def test_runs_at_the_epoch_cap_say_so_in_the_verdict_row(results):
 def test_runs_that_stopped_early_or_follow_a_fixed_schedule_get_no_note(results):
     kpt_split_records(results, "d", stopped_early=True)
     src = source(results, seeds=(0, 1, 2))
-    assert not C.at_epoch_cap(src.record("kpt/d-transfer", 0))
+    assert not V.at_epoch_cap(src.record("kpt/d-transfer", 0))
     row = C.claim_table(src, [paper.CLAIMS_BY_ID["kpt-d-average"]]).iloc[0]
     assert row["verdict"] == "confirmed (smoke)" and "epoch cap" not in row["why"]
     for s in (0, 1, 2):  # PBN: a fixed step schedule ends at its cap by design (PBN Sec. 4.1)
         fake_record(results, "pbn/mi5-d1-w64", s, 0.8, schedule=STEP)
         fake_record(results, "pbn/linear", s, 0.4, schedule=STEP)
-    assert not C.at_epoch_cap(src.record("pbn/linear", 0))
+    assert not V.at_epoch_cap(src.record("pbn/linear", 0))
     assert "epoch cap" not in C.claim_table(src, [paper.CLAIMS_BY_ID["pbn-vs-linear"]]).loc[0, "why"]
     # one run at the cap among stopped ones is counted
     fake_record(results, "kpt/d-random", 3, 0.4, schedule=PLATEAU, curve=(10.0, 20.0, 30.0))
-    note = C.epoch_cap_note(source(results, seeds=(0, 1, 2, 3)).runs("kpt/d-random"))
+    note = V.epoch_cap_note(source(results, seeds=(0, 1, 2, 3)).runs("kpt/d-random"))
     assert note.startswith("runs at the epoch cap: 1 of 4 ran all 3 epochs") and "best epoch 3" in note
     assert "epoch cap" in C.rules_markdown() and "not applicable" in C.rules_markdown()
 
@@ -623,14 +629,14 @@ def test_table6_reads_one_dataset_with_both_kinds_of_joint(results):
     assert {src.for_claim(c).dataset for c in trio} == {"synthetic-mpii"}
     rows = C.comparison_rows(src, trio).set_index("claim")
     assert rows.loc["pbn-table6-visible", "estimate"] != rows.loc["pbn-table6-overall", "estimate"]
-    on_lsp = C.RecordSource(profile="cpu", results_dir=results, seeds=(0, 1, 2), occlusion_dataset="lspet")
+    on_lsp = R.RecordSource(profile="cpu", results_dir=results, seeds=(0, 1, 2), occlusion_dataset="lspet")
     table = C.claim_table(on_lsp, trio).set_index("id")
     for cid in ("pbn-table6-invisible", "pbn-table6-visible"):
         assert table.loc[cid, "verdict"] == "not applicable", cid
         assert table.loc[cid, "why"] == "LSP Extended annotates only visible joints"
         assert table.loc[cid, "measured"] == ""
-    assert C.base_verdict(table.loc["pbn-table6-overall", "verdict"]) in ("confirmed", "inconclusive", "not confirmed")
-    assert "not applicable" in C.VERDICTS
+    assert V.base_verdict(table.loc["pbn-table6-overall", "verdict"]) in ("confirmed", "inconclusive", "not confirmed")
+    assert "not applicable" in V.VERDICTS
     counts = C.verdict_counts(table.reset_index())
     assert counts.loc["PBN", "not applicable"] == 2
     html = present.style_verdicts(table.reset_index()).to_html()
@@ -642,8 +648,8 @@ def test_one_seed_reads_no_interval_everywhere(results):
     fake_record(results, "pbn/deep", 0, 0.4)
     src = source(results, seeds=(0,))
     one = Interval(1.5, math.nan, math.nan, 0.95, "t over seeds", 1, 1)
-    assert C.format_interval(one) == "+1.50 (one seed: no interval)" == str(one)
-    assert C.format_interval(one, "train_loss") == "+1.50e+00 (one seed: no interval)"
+    assert V.format_interval(one) == "+1.50 (one seed: no interval)" == str(one)
+    assert V.format_interval(one, "train_loss") == "+1.50e+00 (one seed: no interval)"
     assert present.ci_text(math.nan, math.nan, 1) == "one seed: no interval"
     assert present.ci_text(math.nan, math.nan, 0) == "no record"
     claims = [paper.CLAIMS_BY_ID[i] for i in ("pbn-vs-deep", "pbn-fig7", "pbn-stat-vs-body")]
@@ -661,13 +667,13 @@ def test_one_seed_reads_no_interval_everywhere(results):
 
 
 def test_coverage_labels():
-    assert C.coverage_text(["W=64"], 4) == "W = 64 only: 1 of 4 widths"
-    assert C.coverage_text(["split (c)", "split (d)"], 4) == "splits c, d only: 2 of 4 splits"
-    assert C.coverage_text(["k=8 vs 5"], 2) == "k=8 vs 5 only: 1 of 2 comparisons"
-    assert C.aggregate(["no record", "inconclusive", "no record", "no record"], ["W=32", "W=64", "W=128", "W=256"]) == (
+    assert V.coverage_text(["W=64"], 4) == "W = 64 only: 1 of 4 widths"
+    assert V.coverage_text(["split (c)", "split (d)"], 4) == "splits c, d only: 2 of 4 splits"
+    assert V.coverage_text(["k=8 vs 5"], 2) == "k=8 vs 5 only: 1 of 2 comparisons"
+    assert V.aggregate(["no record", "inconclusive", "no record", "no record"], ["W=32", "W=64", "W=128", "W=256"]) == (
         "inconclusive (W = 64 only: 1 of 4 widths)")
     with pytest.raises(ValueError, match="one label per comparison"):
-        C.aggregate(["confirmed"], ["a", "b"])
+        V.aggregate(["confirmed"], ["a", "b"])
 
 
 def test_a_claim_measured_in_part_says_what_it_covers(results):
@@ -704,7 +710,7 @@ def test_every_seed_with_a_record_is_read(results):
         fake_record(results, "pbn/deep", s, 0.4)
     stale = results / "smoke" / "synthetic" / "pbn-mi5-d1-w64-s7-00000000.json"  # an old config: not today's
     stale.write_text(next(stale.parent.glob("pbn-mi5-d1-w64-s0-*.json")).read_text())
-    src = C.RecordSource(profile="smoke", results_dir=results)
+    src = R.RecordSource(profile="smoke", results_dir=results)
     assert src.seeds == (0, 1) and src.seeds_of("pbn/mi5-d1-w64") == (0, 1, 2, 3, 4, 5)
     assert [r.seed for r in src.runs("pbn/mi5-d1-w64")] == [0, 1, 2, 3, 4, 5]
     assert src.missing(["pbn/deep"]) == [] and len(src.experiments(["pbn/deep"])) == 2  # trains the profile's seeds
@@ -717,7 +723,7 @@ def test_every_seed_with_a_record_is_read(results):
     assert src.on("synthetic-mpii").seeds_of("pbn/deep") == (0, 1)  # siblings read every seed too
     assert "seeds 0, 1 and 2-5 (records beyond the profile's seeds)" in src.label()
     assert present.caption(src, ["pbn/mi5-d1-w64", "pbn/deep"]).endswith("seeds 0-5 of 0-5; 9 of 9 runs have records.*")
-    fixed = C.RecordSource(profile="smoke", results_dir=results, seeds=(0, 1, 2))
+    fixed = R.RecordSource(profile="smoke", results_dir=results, seeds=(0, 1, 2))
     assert C.comparison_rows(fixed, [paper.CLAIMS_BY_ID["pbn-vs-deep"]]).loc[0, "seeds"] == "0-2 vs 0-2"
 
 

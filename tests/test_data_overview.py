@@ -72,7 +72,7 @@ def test_counts_refuse_sets_without_labels_or_with_unknown_codes():
 def test_the_chapter_counts_the_people_the_occlusion_verdicts_read():
     """The dataset is the one the claims read occlusion verdicts from, and every run of it in the
     cpu plan loads the data occlusion_data describes."""
-    from lib.claims import OCCLUSION_DATASETS, RecordSource
+    from lib.record_source import OCCLUSION_DATASETS, RecordSource
 
     assert D.OCCLUSION_DATASET == OCCLUSION_DATASETS[0] == RecordSource(profile="cpu", dataset="lspet").occlusion_dataset
     d = D.occlusion_data("cpu")

@@ -1,4 +1,4 @@
-"""lib.runner.ensure_records: what a chapter's ``train_missing`` trains before lib.claims reads the records."""
+"""lib.runner.ensure_records: what a chapter's ``train_missing`` trains before lib.record_source reads the records."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def test_cache_round_trip_provenance_and_recomputable_metrics(tmp_path, monkeypa
     assert rec.path == record_path(exp, res) and rec.path.with_suffix(".npz").exists()
     assert d["experiment"] == exp.name and d["seed"] == 0 and d["config"]["model"]["stacks"] == exp.model.stacks
     assert len(d["history"]) == exp.schedule.epochs and d["model"]["params"] > 0 and d["model"]["macs"] > 0
-    last = d["history"][-1]  # every visibility's table each epoch, for lib.trends
+    last = d["history"][-1]  # every visibility's table each epoch, for lib.gap_curves
     assert last["val_visible_Mean"] == pytest.approx(d["metrics_by_visibility"]["visible"]["Mean"])
     assert {"val_invisible_Hard", "val_self_occluded_Mean", "val_other_occluded_Mean"} <= set(last)
     prov = d["provenance"]

@@ -1,4 +1,5 @@
-"""Gains traced over training (lib.trends, issue 30): synthetic histories with a known trend, and the cpu records."""
+"""Gains traced over training (lib.gap_curves, lib.trends, lib.trend_tables, issue 30): synthetic histories with
+a known trend, and the cpu records."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import pandas as pd
 import pytest
 
 from lib import claims as C
+from lib import gap_curves as G
 from lib import joints as J
 from lib import paper as P
+from lib import record_source as R
+from lib import trend_tables as TT
 from lib import trends as T
+from lib import verdicts as V
 from lib.experiments import make_experiment
 from lib.results import DEFAULT_RESULTS, record_path, write_record
 
@@ -59,8 +64,8 @@ def write_pair(results, gap, *, seeds=(0, 1, 2), rate_a: float = 0.6, rate_b: fl
         write_run(results, a, s, base + gap(e, i % 3), rate=rate_a, visible_rate=visible_rate)
 
 
-def source(results, seeds=(0, 1, 2)) -> C.RecordSource:
-    return C.RecordSource(profile="smoke", results_dir=results, seeds=seeds)
+def source(results, seeds=(0, 1, 2)) -> R.RecordSource:
+    return R.RecordSource(profile="smoke", results_dir=results, seeds=seeds)
 
 
 HARD_PBN_LINEAR = P.Comparison(PBN, LINEAR, P.HARD)
@@ -83,7 +88,7 @@ def results(tmp_path):
 @pytest.mark.parametrize("paired", [None, True], ids=["welch", "paired"])
 def test_a_known_trend_is_classified(results, gap, kind, sign, paired):
     write_pair(results, gap)
-    curve = T.gap_over_training(source(results), HARD_PBN_LINEAR, paired=paired)
+    curve = G.gap_over_training(source(results), HARD_PBN_LINEAR, paired=paired)
     assert curve.paired is bool(paired) and curve.exact and curve.column == "val_Hard"
     assert list(curve.frame["epoch"]) == list(range(1, EPOCHS + 1)) and curve.epochs == EPOCHS
     e = curve.frame["epoch"].to_numpy(float)
@@ -107,7 +112,7 @@ def test_the_slope_interval_is_over_seeds(results):
     for spread in (0.0, 0.1):
         root = results / str(spread)
         write_pair(root, lambda e, i: 1.0 + (0.2 + spread * OFFSETS[i]) * e)
-        s = T.classify_trend(T.gap_over_training(source(root), HARD_PBN_LINEAR, paired=True)).slope
+        s = T.classify_trend(G.gap_over_training(source(root), HARD_PBN_LINEAR, paired=True)).slope
         widths[spread] = s.high - s.low
     assert widths[0.0] == pytest.approx(0.0, abs=1e-9) and widths[0.1] > 0.1
 
@@ -115,7 +120,7 @@ def test_the_slope_interval_is_over_seeds(results):
 def test_the_epoch_from_which_the_sign_holds(results):
     # −3.2 + 0.5 e: negative to epoch 6, positive from 7 on; the same in every seed (paired: a zero-width band)
     write_pair(results, lambda e, i: -3.2 + 0.5 * e)
-    curve = T.gap_over_training(source(results), HARD_PBN_LINEAR, paired=True)
+    curve = G.gap_over_training(source(results), HARD_PBN_LINEAR, paired=True)
     trend = T.classify_trend(curve)
     assert trend.sign_from == 7
     assert trend.band_from == 7
@@ -125,17 +130,17 @@ def test_the_epoch_from_which_the_sign_holds(results):
     assert quarter.diff.estimate == pytest.approx(-0.2) and quarter.clear is False
     assert half.diff.estimate == pytest.approx(2.8) and half.clear is True
     # Welch over the two sides' seeds sees each side's seed offsets: the same gap, not yet clear
-    welch = T.gap_over_training(source(results), HARD_PBN_LINEAR)
+    welch = G.gap_over_training(source(results), HARD_PBN_LINEAR)
     assert T.snapshot(welch, 0.5).diff.estimate == pytest.approx(2.8) and T.clear_at(welch, 0.5) is False
     assert T.clear_at(curve, 0.25) is False and T.clear_at(curve, 0.5) is True
     # a final sign given from outside (the claims table's estimate) that the last epoch does not share
-    other = T.classify_trend(T.GapCurve(**{**curve.__dict__, "final": -1.0}))
+    other = T.classify_trend(G.GapCurve(**{**curve.__dict__, "final": -1.0}))
     assert other.sign_from is None and "not held" in other.text()
 
 
 def test_one_seed_gives_a_slope_but_no_interval(results):
     write_pair(results, lambda e, i: 1.0 + 0.2 * e, seeds=(0,))
-    curve = T.gap_over_training(source(results, seeds=(0,)), HARD_PBN_LINEAR)
+    curve = G.gap_over_training(source(results, seeds=(0,)), HARD_PBN_LINEAR)
     assert curve.frame["low"].isna().all()
     trend = T.classify_trend(curve)
     assert trend.kind == "no interval" and not trend.slope.defined
@@ -148,7 +153,7 @@ def test_one_seed_gives_a_slope_but_no_interval(results):
 def test_unequal_seeds_are_not_paired(results):
     write_pair(results, lambda e, i: 1.0 + 0.2 * e)
     write_run(results, PBN, 3, np.arange(1, EPOCHS + 1) * 2.0)
-    curve = T.gap_over_training(source(results, seeds=(0, 1, 2, 3)), HARD_PBN_LINEAR, paired=True)
+    curve = G.gap_over_training(source(results, seeds=(0, 1, 2, 3)), HARD_PBN_LINEAR, paired=True)
     assert not curve.paired and curve.pairing == "Welch over seeds"
     assert set(curve.frame["n_a"]) == {4} and set(curve.frame["n_b"]) == {3}
 
@@ -160,11 +165,11 @@ def test_convergence_is_the_claims_measure_at_every_epoch(results):
     write_pair(results, lambda e, i: 5.0 - 0.1 * e + OFFSETS[i])
     comp = P.Comparison(PBN, LINEAR, P.MEAN, "convergence")
     src = source(results)
-    curve = T.gap_over_training(src, comp)
+    curve = G.gap_over_training(src, comp)
     assert curve.paired and curve.column == "running mean of val_Mean"
     e = np.arange(1, EPOCHS + 1)
     assert np.allclose(curve.frame["gap"], np.cumsum(5.0 - 0.1 * e) / e)
-    assert curve.frame["gap"].iloc[-1] == pytest.approx(C.measure_comparison(src, comp).diff.estimate)
+    assert curve.frame["gap"].iloc[-1] == pytest.approx(V.measure_comparison(src, comp).diff.estimate)
 
 
 def test_training_loss_is_traced(results):
@@ -173,10 +178,10 @@ def test_training_loss_is_traced(results):
         write_run(results, PBN, s, e, loss=1.0 / e)
         write_run(results, LINEAR, s, e, loss=1.0 / e + 0.01 * (1 + s) + 0.001 * (-1) ** s * (e - 18))
     comp = P.Comparison(PBN, LINEAR, P.HARD, "train_loss")
-    curve = T.gap_over_training(source(results), comp)
+    curve = G.gap_over_training(source(results), comp)
     assert curve.column == "train_loss" and curve.unit == "training loss"
     assert np.allclose(curve.frame["gap"], -0.015)  # the seeds' slopes cancel in the mean
-    assert curve.frame["gap"].iloc[-1] == pytest.approx(C.measure_comparison(source(results), comp).diff.estimate)
+    assert curve.frame["gap"].iloc[-1] == pytest.approx(V.measure_comparison(source(results), comp).diff.estimate)
     assert T.classify_trend(curve).kind == "flat"
 
 
@@ -188,7 +193,7 @@ def test_a_union_of_columns_is_pooled_by_evaluated_joints(results):
         for s in (0, 1):
             write_run(results, name, s, e, columns=cols)
     src = source(results)
-    curve = T.gap_over_training(src, P.Comparison("pbn/no-ankles", LINEAR, P.UPPER))
+    curve = G.gap_over_training(src, P.Comparison("pbn/no-ankles", LINEAR, P.UPPER))
     assert curve.column == "val_Head + val_Sho. + val_Elb. + val_Wri. (pooled)"
     assert not curve.exact and "thorax" in curve.note
     pooled = {}
@@ -205,23 +210,23 @@ def test_a_union_of_columns_is_pooled_by_evaluated_joints(results):
 def test_visibility_selections(results):
     write_pair(results, lambda e, i: 1.0 + 0.1 * e, visible_rate=0.7)
     src = source(results)
-    with pytest.raises(T.NoHistory, match="no per-epoch data.*invisible"):
-        T.gap_over_training(src, P.Comparison(PBN, LINEAR, P.HARD_INVISIBLE))
-    with pytest.raises(T.NoHistory, match="visible"):
-        T.gap_over_training(src, P.Comparison(PBN, LINEAR, P.HARD_VISIBLE))
-    approx = T.gap_over_training(src, P.Comparison(PBN, LINEAR, P.HARD_INVISIBLE), visibility_fallback=True)
+    with pytest.raises(G.NoHistory, match="no per-epoch data.*invisible"):
+        G.gap_over_training(src, P.Comparison(PBN, LINEAR, P.HARD_INVISIBLE))
+    with pytest.raises(G.NoHistory, match="visible"):
+        G.gap_over_training(src, P.Comparison(PBN, LINEAR, P.HARD_VISIBLE))
+    approx = G.gap_over_training(src, P.Comparison(PBN, LINEAR, P.HARD_INVISIBLE), visibility_fallback=True)
     assert not approx.exact and "all joints" in approx.note and approx.title.startswith("≈ ")
     # where every evaluated joint is visible (LSP Extended), visible joints are all joints: exact
     seen = results / "all-visible"
     write_pair(seen, lambda e, i: 1.0 + 0.1 * e, visible_rate=1.0)
-    curve = T.gap_over_training(source(seen), P.Comparison(PBN, LINEAR, P.HARD_VISIBLE))
+    curve = G.gap_over_training(source(seen), P.Comparison(PBN, LINEAR, P.HARD_VISIBLE))
     assert curve.exact and "every evaluated joint is visible" in curve.note
 
 
 def test_a_missing_side_is_a_lookup_error(results):
     write_run(results, PBN, 0, np.arange(EPOCHS, dtype=float))
     with pytest.raises(LookupError, match="pbn/linear"):
-        T.gap_over_training(source(results), HARD_PBN_LINEAR)
+        G.gap_over_training(source(results), HARD_PBN_LINEAR)
 
 
 # ---- claims -------------------------------------------------------------------------------------
@@ -229,21 +234,21 @@ def test_a_missing_side_is_a_lookup_error(results):
 
 def test_paper_differences_are_read_from_the_claims():
     by_id = P.CLAIMS_BY_ID
-    assert T.paper_differences(by_id["kpt-c-wrist"]) == [pytest.approx(1.1)]
-    assert T.paper_differences(by_id["kpt-a-average"]) == [0.0]
-    assert T.paper_differences(by_id["pbn-negative-transfer-lower"]) == [pytest.approx(-0.45)]
-    assert T.paper_differences(by_id["kpt-frozen-vs-transfer"]) == [-16.4, -15.0, -8.8, -2.5]
-    assert T.paper_differences(by_id["pbn-table7"]) == [2.02, 1.85, 1.91]
-    assert T.paper_differences(by_id["pbn-fusion-3-loss"]) == [pytest.approx(-0.04e-3)]
-    assert T.paper_differences(by_id["pbn-vs-linear"]) == [None]
-    assert T.paper_differences(by_id["pbn-depth-2"]) == [None] * 4
+    assert TT.paper_differences(by_id["kpt-c-wrist"]) == [pytest.approx(1.1)]
+    assert TT.paper_differences(by_id["kpt-a-average"]) == [0.0]
+    assert TT.paper_differences(by_id["pbn-negative-transfer-lower"]) == [pytest.approx(-0.45)]
+    assert TT.paper_differences(by_id["kpt-frozen-vs-transfer"]) == [-16.4, -15.0, -8.8, -2.5]
+    assert TT.paper_differences(by_id["pbn-table7"]) == [2.02, 1.85, 1.91]
+    assert TT.paper_differences(by_id["pbn-fusion-3-loss"]) == [pytest.approx(-0.04e-3)]
+    assert TT.paper_differences(by_id["pbn-vs-linear"]) == [None]
+    assert TT.paper_differences(by_id["pbn-depth-2"]) == [None] * 4
 
 
 def test_claims_are_traced_or_skipped_with_a_reason(results):
     write_pair(results, lambda e, i: 1.0 + (0.2 + TILTS[i]) * e + 0.3 * OFFSETS[i], seeds=(0, 1))
     src = source(results)
     rows = C.comparison_rows(src)
-    traces = T.trace_claims(src, rows=rows)
+    traces = TT.trace_claims(src, rows=rows)
     ids = {c.claim.id for c in traces.curves}
     assert "pbn-vs-linear" in ids
     (curve,) = traces.of("pbn-vs-linear")
@@ -252,19 +257,19 @@ def test_claims_are_traced_or_skipped_with_a_reason(results):
     skipped = traces.skipped.set_index("claim")
     assert skipped.loc["pbn-vs-deep", "reason"] == "no record of pbn/deep on synthetic"
     assert all(r.startswith("no record of pbn/deep") for r in skipped.loc[["pbn-fig7"], "reason"])
-    column = T.over_training_column(src, rows, traces=traces)
+    column = TT.over_training_column(src, rows, traces=traces)
     assert column.name == "over training"
     assert column["pbn-vs-linear"].startswith("widening +0.190/epoch [")  # seeds 0-1: tilts −0.02 and 0
     assert column["pbn-vs-deep"] == "no record"
     assert column["pbn-depth-2"] == "W=32: no record; W=64: no record; W=128: no record; W=256: no record"
-    table = T.trend_table(traces)
+    table = TT.trend_table(traces)
     row = table.set_index("claim").loc["pbn-vs-linear"]
     assert row["trend"] == "widening" and row["epoch@1/4"] == 6 and row["clear@1/2"] in (True, False)
-    assert "1/4 of training" in T.stability_text(table, "pbn-vs-linear")
-    phrases = T.stability_phrases(table)
+    assert "1/4 of training" in TT.stability_text(table, "pbn-vs-linear")
+    phrases = TT.stability_phrases(table)
     assert phrases["pbn-vs-linear"].endswith("of training, widening over the last half")
     claim_table = C.claim_table(src, rows=rows)
-    with_column = T.with_over_training(claim_table, src, rows, traces)
+    with_column = TT.with_over_training(claim_table, src, rows, traces)
     cols = list(with_column.columns)
     assert cols[cols.index("verdict") + 1] == "over training" and len(with_column) == len(claim_table)
     by_id = with_column.set_index("id")["over training"]
@@ -275,9 +280,9 @@ def test_gap_panels_draw_one_panel_per_curve(results):
     from lib import figures as F
 
     write_pair(results, lambda e, i: 1.0 + 0.2 * e)
-    curve = T.gap_over_training(source(results), HARD_PBN_LINEAR)
+    curve = G.gap_over_training(source(results), HARD_PBN_LINEAR)
     claim = P.CLAIMS_BY_ID["kpt-c-wrist"]
-    plot = F.gap_panels([curve, T.GapCurve(**{**curve.__dict__, "claim": claim, "paper": 1.1})], cols=3)
+    plot = F.gap_panels([curve, G.GapCurve(**{**curve.__dict__, "claim": claim, "paper": 1.1})], cols=3)
     titles = [ax.get_title() for ax in plot.figure.axes if ax.get_title()]
     assert titles == ["pbn/mi5-d1-w64 − pbn/linear", "kpt-c-wrist"]
     assert any("over seeds only" in t.get_text() for t in plot.figure.texts)
@@ -290,12 +295,12 @@ def test_gap_panels_draw_one_panel_per_curve(results):
 
 @pytest.mark.skipif(not (DEFAULT_RESULTS / "cpu" / "lspet").is_dir(), reason="no committed cpu records")
 def test_cpu_records_trace_the_kptransfer_and_pbn_gains():
-    src = C.RecordSource(profile="cpu")
+    src = R.RecordSource(profile="cpu")
     claims = {c.id: c for c in P.profile_claims("cpu")}
     wanted = ("kpt-c-average", "kpt-d-average", "pbn-vs-linear")
     if any(not src.runs(n) for cid in wanted for x in claims[cid].comparisons for n in (x.a, x.b)):
         pytest.skip("the cpu records of KPTransfer (c)/(d) or PBN vs linear are not all there")
-    traces = T.trace_claims(src, [claims[c] for c in wanted])
+    traces = TT.trace_claims(src, [claims[c] for c in wanted])
     assert traces.skipped.empty
     for curve in traces.curves:
         f = curve.frame
@@ -306,7 +311,7 @@ def test_cpu_records_trace_the_kptransfer_and_pbn_gains():
     assert [c.column for c in kpt] == ["val_Mean", "val_Mean"] and [c.paper for c in kpt] == [0.5, 0.4]
     # PBN's runs are measured at their last epoch: the trace ends on the claims table's estimate
     (pbn,) = traces.of("pbn-vs-linear")
-    measured = C.measure_comparison(src, pbn.comparison).diff.estimate
+    measured = V.measure_comparison(src, pbn.comparison).diff.estimate
     assert pbn.frame["gap"].iloc[-1] == pytest.approx(measured, abs=1e-6)
     assert not math.isnan(T.snapshot(pbn, 0.25).diff.low)
 
@@ -315,7 +320,7 @@ def test_runs_stopped_before_the_last_half_are_too_short(results):
     from dataclasses import replace
 
     write_pair(results, lambda e, i: 1.0 + 0.2 * e, seeds=(0, 1))
-    curve = T.gap_over_training(source(results, seeds=(0, 1)), HARD_PBN_LINEAR)
+    curve = G.gap_over_training(source(results, seeds=(0, 1)), HARD_PBN_LINEAR)
     first_of_last_half = curve.epochs // 2 + 1
     short = replace(curve, per_seed=curve.per_seed[curve.per_seed["epoch"] <= first_of_last_half])
     trend = T.classify_trend(short)
@@ -325,13 +330,13 @@ def test_runs_stopped_before_the_last_half_are_too_short(results):
 def test_trend_summary_and_untraced_text(results):
     write_pair(results, lambda e, i: 1.0 + (0.2 + TILTS[i]) * e + 0.3 * OFFSETS[i], seeds=(0, 1))
     src = source(results)
-    traces = T.trace_claims(src, rows=C.comparison_rows(src))
-    summary = T.trend_summary(T.trend_table(traces))
+    traces = TT.trace_claims(src, rows=C.comparison_rows(src))
+    summary = TT.trend_summary(TT.trend_table(traces))
     row = summary.loc["pbn-vs-linear"].iloc[0]
     assert row["last half"] == "widening" and row["slope per epoch"].startswith("+0.190 [")
     assert row["sign from"].isdigit() and row["gap at 1/4"].startswith("+")
-    assert T.trend_summary(pd.DataFrame()).empty
-    assert T.untraced_text(T.Traces([])) == ""
+    assert TT.trend_summary(pd.DataFrame()).empty
+    assert TT.untraced_text(TT.Traces([])) == ""
 
 
 def test_an_invisible_selection_is_traced_from_the_per_visibility_columns(results):
@@ -342,10 +347,10 @@ def test_an_invisible_selection_is_traced_from_the_per_visibility_columns(result
             write_run(results, name, s, base, visible_rate=0.5,
                       columns={"invisible_Hard": base + extra * e, "invisible_Mean": base + extra * e})
     comp = P.Comparison(PBN, LINEAR, P.Selection("hard, invisible", J.HARD_JOINTS, "invisible"))
-    curve = T.gap_over_training(source(results, seeds=(0, 1)), comp)
+    curve = G.gap_over_training(source(results, seeds=(0, 1)), comp)
     assert curve.exact and curve.column == "val_invisible_Hard"
     assert curve.frame["gap"].to_numpy() == pytest.approx(0.5 * e)
     assert T.classify_trend(curve).kind == "widening"
     visible = P.Comparison(PBN, LINEAR, P.Selection("hard, visible", J.HARD_JOINTS, "visible"))
-    with pytest.raises(T.NoHistory):  # no val_visible_* columns in these records, and not all joints visible
-        T.gap_over_training(source(results, seeds=(0, 1)), visible)
+    with pytest.raises(G.NoHistory):  # no val_visible_* columns in these records, and not all joints visible
+        G.gap_over_training(source(results, seeds=(0, 1)), visible)
