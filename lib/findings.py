@@ -10,8 +10,11 @@ as not yet measured.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -68,7 +71,18 @@ def _seeds(rows: pd.DataFrame, claim: str) -> str:
     return "; ".join(f"seeds {s}" for s in seeds)
 
 
-def sentence(row: Mapping[str, str], result: MainResult, seeds: str, over_training: str = "") -> str:
+def book_link(chapter: str) -> str:
+    """A link to a chapter inside the book (MyST's ``{doc}`` role)."""
+    return f"{{doc}}`{chapter}`"
+
+
+def readme_link(chapter: str) -> str:
+    """A link to a chapter's notebook from the repository's README."""
+    return f"[{chapter}](notebooks/{chapter}.ipynb)"
+
+
+def sentence(row: Mapping[str, str], result: MainResult, seeds: str, over_training: str = "",
+             link: Callable[[str], str] = book_link) -> str:
     """One main result as a sentence: difference, interval, seeds, dataset, metric, scale, verdict, link."""
     dataset, scale = _scale(row.get("our scale", "") or "")
     where, metric = DATASET_TEXT.get(dataset, dataset), metric_label(dataset)
@@ -84,12 +98,12 @@ def sentence(row: Mapping[str, str], result: MainResult, seeds: str, over_traini
         text = f"**{result.title}** ({row['where']}): {measured or row['verdict']}: **{row['verdict']}** ({row['why']})."
     if over_training:
         text += f" Over training: {over_training}."
-    return f"{text} See {{doc}}`{result.chapter}`."
+    return f"{text} See {link(result.chapter)}."
 
 
 def findings_markdown(table: pd.DataFrame, rows: pd.DataFrame, profile: str,
                       over_training: Mapping[str, str] | None = None,
-                      results: Sequence[MainResult] = MAIN_RESULTS) -> str:
+                      results: Sequence[MainResult] = MAIN_RESULTS, link: Callable[[str], str] = book_link) -> str:
     """The Findings page's list: one sentence per measured main result, then the ones not yet measured.
 
     Args:
@@ -98,6 +112,7 @@ def findings_markdown(table: pd.DataFrame, rows: pd.DataFrame, profile: str,
         profile: the profile the records belong to (named in every sentence).
         over_training: claim id → how the gap moved over training, if known
             (:func:`lib.trend_tables.stability_phrases`).
+        link: how a sentence links its chapter (:func:`book_link`, :func:`readme_link`).
     """
     by_id = {r["id"]: {**r, "profile": profile} for r in table.to_dict("records")}
     measured, waiting = [], []
@@ -109,8 +124,82 @@ def findings_markdown(table: pd.DataFrame, rows: pd.DataFrame, profile: str,
             waiting.append(f"{result.title} ({row['verdict']})")
             continue
         measured.append("* " + sentence(row, result, _seeds(rows, result.claim),
-                                        (over_training or {}).get(result.claim, "")))
+                                        (over_training or {}).get(result.claim, ""), link))
     text = "\n".join(measured) if measured else "* No main result has records at this profile yet."
     if waiting:
         text += "\n\nNot yet measured at this profile: " + "; ".join(waiting) + "."
     return text
+
+
+# --------------------------------------------------------------------------------------------
+# The README's copy of the findings
+# --------------------------------------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: The lines around the generated block in the README; everything between them is rewritten.
+README_START = "<!-- findings: written by `python -m lib.findings --readme` from the records; do not edit by hand -->"
+README_END = "<!-- end of findings -->"
+
+
+def readme_block(profile: str = "cpu", *, data_root: str | Path | None = None,
+                 results_dir: str | Path | None = None) -> str:
+    """The README's findings: the Findings page's sentences for ``profile`` and the sweep's progress.
+
+    Computed as the Findings notebook computes them (every seed with a record, the over-training
+    phrases of :mod:`lib.trend_tables`), with links to the chapters' notebooks instead of the book's
+    pages. :func:`lib.curves.sweep_arithmetic` gives the runs finished and the hours left.
+    """
+    from lib import claims, curves, trend_tables
+    from lib.record_source import RecordSource
+
+    source = RecordSource(profile=profile, results_dir=results_dir)
+    rows = claims.comparison_rows(source)
+    table = claims.claim_table(source, data_root=data_root, rows=rows)
+    stability = trend_tables.stability_phrases(trend_tables.trend_table(trend_tables.trace_claims(source, rows=rows)))
+    _, sweep = curves.sweep_arithmetic(profile, results_dir)
+    progress = (f"**Sweep progress** (`python -m lib.train --profile {profile} --all`): {sweep['finished']} of "
+                f"{sweep['runs']} runs have records; at the speed the finished runs measured "
+                f"({sweep['gmacs_per_s']:.0f} training GMACs per second of machine time) the others need about "
+                f"{sweep['hours_left']:.0f} h ([05_cpu_profile](notebooks/05_cpu_profile.ipynb))."
+                if sweep["finished"] else f"**Sweep progress**: no `{profile}` run has a record yet.")
+    return "\n\n".join([README_START, findings_markdown(table, rows, profile, stability, link=readme_link),
+                        progress, README_END])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` (the README) with its generated findings block replaced by ``block``."""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no findings block: add a line {README_START!r} and, below it, "
+                         f"a line {README_END!r} where the findings go")
+    return text[:start] + block + text[end + len(README_END):]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lib.findings",
+                                description="The study's findings from the records (the book's first page).")
+    p.add_argument("--readme", action="store_true", help="rewrite the README's findings block")
+    p.add_argument("--check", action="store_true", help="exit 1 if the README's block is out of date")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--data-root", default=None, help="datasets folder (default $POSE_DATA)")
+    p.add_argument("--results", default=None, help="results folder (default: the repository's results/)")
+    args = p.parse_args(argv)
+    block = readme_block(args.profile, data_root=args.data_root, results_dir=args.results)
+    if not (args.readme or args.check):
+        print(block)
+        return 0
+    current = README.read_text()
+    updated = replace_block(current, block)
+    if args.check:
+        if updated != current:
+            print("README.md's findings are out of date: run python -m lib.findings --readme", file=sys.stderr)
+            return 1
+        print("README.md's findings match the records")
+        return 0
+    README.write_text(updated)
+    print(f"wrote the findings block of {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

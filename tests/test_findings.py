@@ -1,4 +1,8 @@
+import os
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from lib import findings
 
@@ -28,3 +32,28 @@ def test_no_measured_claim_says_so():
     rows = pd.DataFrame(columns=["claim", "seeds"])
     text = findings.findings_markdown(_table("no record", ""), rows, "book")
     assert text.startswith("* No main result has records at this profile yet.")
+
+
+def test_the_readme_links_chapters_to_their_notebooks():
+    rows = pd.DataFrame([{"claim": "pbn-vs-linear", "seeds": "0-2 vs 0-2"}])
+    text = findings.findings_markdown(_table("confirmed"), rows, "cpu", link=findings.readme_link)
+    assert "See [03_pbn](notebooks/03_pbn.ipynb)." in text.splitlines()[0] and "{doc}" not in text
+
+
+def test_replacing_the_block_keeps_the_rest_and_names_the_markers_when_missing():
+    text = f"intro\n{findings.README_START}\nold\n{findings.README_END}\nrest\n"
+    new = f"{findings.README_START}\nnew\n{findings.README_END}"
+    assert findings.replace_block(text, new) == f"intro\n{new}\nrest\n"
+    with pytest.raises(ValueError, match="no findings block"):
+        findings.replace_block("intro\n", new)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata  # the claims and trend tables over every committed cpu record
+def test_the_readme_findings_are_written_from_todays_records():
+    root = os.environ.get("POSE_DATA")
+    if not root or not (Path(root) / "mpii" / "mpii_annotations.json.gz").is_file():
+        pytest.skip("needs POSE_DATA (MPII annotations: the README's MI sentence reads them)")
+    text = findings.README.read_text()
+    block = findings.readme_block("cpu", data_root=root)
+    assert findings.replace_block(text, block) == text, "README.md's findings are stale: run python -m lib.findings --readme"
