@@ -20,10 +20,11 @@ What is traced, per metric of :class:`lib.paper.Comparison`:
   column (thorax, pelvis), which the curve says (``exact``, ``note``). A selection of visible,
   invisible or occluded joints reads the same columns of that visibility's table
   (``val_invisible_Mean``, ``val_self_occluded_Hard`` ...: :func:`_stored_column`'s ``prefix``).
-  Records written before the engine logged them lack those columns: there such a selection has
-  **no per-epoch data** (:class:`NoHistory`) unless every evaluated joint is visible and the
-  selection asks for visible ones (LSP Extended), or ``visibility_fallback`` asks for the
-  all-joints curve, marked approximate.
+  Records written before the engine logged them lack those columns: when some seeds of each side
+  have them, the curve is traced over those seeds only and marked approximate (its ``note`` names
+  the seeds); when no seed of a side has them, such a selection has **no per-epoch data**
+  (:class:`NoHistory`) unless every evaluated joint is visible and the selection asks for visible
+  ones (LSP Extended), or ``visibility_fallback`` asks for the all-joints curve, marked approximate.
 * ``train_loss``: the epoch's mean training loss (the record's final ``train_loss`` is the last
   epoch's).
 * ``convergence``: the claim's own measure truncated at each epoch, the running mean of
@@ -56,7 +57,7 @@ import pandas as pd
 
 from lib import joints as J
 from lib.paper import Claim, Comparison, Selection
-from lib.record_source import RecordSource, common_joints
+from lib.record_source import RecordSource, common_joints, seeds_text
 from lib.results import Record
 from lib.stats import Interval, seed_interval, welch_interval
 from lib.verdicts import LEVEL, Measurement
@@ -217,10 +218,11 @@ def gap_over_training(source: RecordSource, comparison: Comparison, *, paired: b
     ``source.for_claim(claim)``). ``paired``: None = as the claims table (PCK: Welch over each
     side's seeds, the seed part of :func:`lib.stats.config_diff`; losses and convergence: paired by
     seed, :func:`lib.stats.seed_interval`); True pairs PCK by seed when both sides have the same
-    seeds. Raises ``LookupError`` when a side has no record and :class:`NoHistory` when the
-    histories cannot trace the selection (visibility-restricted joints, unless every evaluated
-    joint is visible and the selection asks for visible ones, or ``visibility_fallback`` asks for
-    the all-joints curve, marked approximate).
+    seeds. A visibility-restricted selection reads the seeds whose histories log that visibility
+    (all of them when every record does). Raises ``LookupError`` when a side has no record and
+    :class:`NoHistory` when the histories cannot trace the selection (no record of a side logs the
+    visibility, unless every evaluated joint is visible and the selection asks for visible ones,
+    or ``visibility_fallback`` asks for the all-joints curve, marked approximate).
     """
     comp = comparison
     runs_a, runs_b = source.runs(comp.a), source.runs(comp.b)
@@ -230,8 +232,16 @@ def gap_over_training(source: RecordSource, comparison: Comparison, *, paired: b
     sel = comp.selection
     prefix = "val_"
     if comp.metric == "pck" and sel.visibility != "all":
-        if all(f"val_{sel.visibility}_Mean" in r.data["history"][0] for r in runs_a + runs_b):
+        logged = f"val_{sel.visibility}_Mean"
+        with_split_a = [r for r in runs_a if logged in r.data["history"][0]]
+        with_split_b = [r for r in runs_b if logged in r.data["history"][0]]
+        if with_split_a and with_split_b:
             prefix = f"val_{sel.visibility}_"  # the engine logs this visibility's table every epoch
+            if len(with_split_a) < len(runs_a) or len(with_split_b) < len(runs_b):
+                runs_a, runs_b, exact = with_split_a, with_split_b, False
+                notes.append(f"seeds {seeds_text(sorted(r.seed for r in runs_a))} vs "
+                             f"{seeds_text(sorted(r.seed for r in runs_b))} only: older records have no "
+                             "per-epoch visibility split")
         elif sel.visibility == "visible" and _all_visible(runs_a + runs_b):
             notes.append("every evaluated joint is visible, so all joints are the visible ones")
         elif not visibility_fallback:

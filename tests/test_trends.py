@@ -354,3 +354,17 @@ def test_an_invisible_selection_is_traced_from_the_per_visibility_columns(result
     visible = P.Comparison(PBN, LINEAR, P.Selection("hard, visible", J.HARD_JOINTS, "visible"))
     with pytest.raises(G.NoHistory):  # no val_visible_* columns in these records, and not all joints visible
         G.gap_over_training(source(results, seeds=(0, 1)), visible)
+
+
+def test_older_records_without_the_visibility_split_leave_the_newer_seeds_traced(results):
+    e = np.arange(1, EPOCHS + 1, dtype=float)
+    for i, s in enumerate((0, 1, 2, 3)):
+        base = 10.0 + e + OFFSETS[i % 3]
+        for name, extra in ((LINEAR, 0.0), (PBN, 0.5)):
+            logged = ({"invisible_Hard": base + extra * e, "invisible_Mean": base + extra * e} if s >= 2
+                      else None)  # seeds 0-1: older records
+            write_run(results, name, s, base, visible_rate=0.5, columns=logged)
+    comp = P.Comparison(PBN, LINEAR, P.Selection("hard, invisible", J.HARD_JOINTS, "invisible"))
+    curve = G.gap_over_training(source(results, seeds=(0, 1, 2, 3)), comp)
+    assert not curve.exact and "seeds 2, 3 vs 2, 3 only" in curve.note
+    assert set(curve.per_seed["seed"]) == {2, 3} and curve.frame["gap"].to_numpy() == pytest.approx(0.5 * e)
