@@ -141,21 +141,33 @@ README_START = "<!-- findings: written by `python -m lib.findings --readme` from
 README_END = "<!-- end of findings -->"
 
 
+def measured(source, data_root: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """``(rows, table, over_training)`` for :func:`findings_markdown` from a :class:`lib.record_source.RecordSource`.
+
+    The comparisons (:func:`lib.claims.comparison_rows`), the claims table over them and each
+    claim's over-training phrase (:func:`lib.trend_tables.stability_phrases`): what the Findings
+    page and the README's block both state.
+    """
+    from lib import claims, trend_tables
+
+    rows = claims.comparison_rows(source)
+    table = claims.claim_table(source, data_root=data_root, rows=rows)
+    stability = trend_tables.stability_phrases(trend_tables.trend_table(trend_tables.trace_claims(source, rows=rows)))
+    return rows, table, stability
+
+
 def readme_block(profile: str = "cpu", *, data_root: str | Path | None = None,
                  results_dir: str | Path | None = None) -> str:
     """The README's findings: the Findings page's sentences for ``profile`` and the sweep's progress.
 
-    Computed as the Findings notebook computes them (every seed with a record, the over-training
-    phrases of :mod:`lib.trend_tables`), with links to the chapters' notebooks instead of the book's
-    pages. :func:`lib.curves.sweep_arithmetic` gives the runs finished and the hours left.
+    The same sentences as the Findings page (:func:`measured`, every seed with a record), with links
+    to the chapters' notebooks instead of the book's pages. :func:`lib.curves.sweep_arithmetic`
+    gives the runs finished and the hours left.
     """
-    from lib import claims, curves, trend_tables
+    from lib import curves
     from lib.record_source import RecordSource
 
-    source = RecordSource(profile=profile, results_dir=results_dir)
-    rows = claims.comparison_rows(source)
-    table = claims.claim_table(source, data_root=data_root, rows=rows)
-    stability = trend_tables.stability_phrases(trend_tables.trend_table(trend_tables.trace_claims(source, rows=rows)))
+    rows, table, stability = measured(RecordSource(profile=profile, results_dir=results_dir), data_root)
     _, sweep = curves.sweep_arithmetic(profile, results_dir)
     progress = (f"**Sweep progress** (`python -m lib.train --profile {profile} --all`): {sweep['finished']} of "
                 f"{sweep['runs']} runs have records; at the speed the finished runs measured "
@@ -179,24 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lib.findings",
                                 description="The study's findings from the records (the book's first page).")
     p.add_argument("--readme", action="store_true", help="rewrite the README's findings block")
-    p.add_argument("--check", action="store_true", help="exit 1 if the README's block is out of date")
     p.add_argument("--profile", default="cpu")
     p.add_argument("--data-root", default=None, help="datasets folder (default $POSE_DATA)")
     p.add_argument("--results", default=None, help="results folder (default: the repository's results/)")
     args = p.parse_args(argv)
     block = readme_block(args.profile, data_root=args.data_root, results_dir=args.results)
-    if not (args.readme or args.check):
+    if not args.readme:
         print(block)
         return 0
-    current = README.read_text()
-    updated = replace_block(current, block)
-    if args.check:
-        if updated != current:
-            print("README.md's findings are out of date: run python -m lib.findings --readme", file=sys.stderr)
-            return 1
-        print("README.md's findings match the records")
-        return 0
-    README.write_text(updated)
+    README.write_text(replace_block(README.read_text(), block))
     print(f"wrote the findings block of {README}")
     return 0
 
