@@ -219,20 +219,27 @@ def with_over_training(table: pd.DataFrame, source: RecordSource, rows: pd.DataF
 def stability_phrases(table: pd.DataFrame) -> dict[str, str]:
     """Claim id → how stable its answer was over training, in a few words, from :func:`trend_table`.
 
-    For the Findings page: whether the seeds-only band already excluded 0 with the final sign at a
-    quarter and at half of training, and the last half's trend. Claims with several comparisons
-    join their comparisons' phrases.
+    For the Findings page: when the seeds-only band first excluded 0 with the final sign (already at
+    a quarter of training, by half, or not yet at half), then the last half's trend
+    (:class:`lib.trends.Trend`). A comparison traced on one seed has no band and says so. Claims with
+    several comparisons join their comparisons' phrases.
     """
     out: dict[str, list[str]] = {}
     for _, r in table.iterrows():
-        states = []
-        for key in ("1/4", "1/2"):
-            c = r.get(f"clear@{key}")
-            known = c is not None and not (isinstance(c, float) and math.isnan(c))
-            states.append(("clear" if c else "not clear") + f" at {key}" if known else f"no band at {key}")
+        quarter, half = (r.get(f"clear@{key}") for key in ("1/4", "1/2"))
+        if any(c is None or (isinstance(c, float) and math.isnan(c)) for c in (quarter, half)):
+            seeds = int(r.get("seeds", 0) or 0)
+            when = "traced on one seed so far (no band yet)" if seeds < 2 else "no band at 1/4 or 1/2 of training"
+        elif quarter:
+            when = "already clear at 1/4 of training"
+        elif half:
+            when = "clear by 1/2 of training (not yet at 1/4)"
+        else:
+            when = "not yet clear at 1/2 of training"
+        trend = "" if r["trend"] == "no interval" else f", {r['trend']} over the last half"
         n_comparisons = int((table["claim"] == r["claim"]).sum())
         name = f"{r['comparison']}: " if n_comparisons > 1 else ""
-        out.setdefault(r["claim"], []).append(f"{name}{', '.join(states)} of training, {r['trend']} over the last half")
+        out.setdefault(r["claim"], []).append(f"{name}{when}{trend}")
     return {k: "; ".join(v) for k, v in out.items()}
 
 
