@@ -55,6 +55,22 @@ def run_costs(recs: Iterable[Record]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cost_summary(costs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`run_costs` in a few rows: wall minutes per run by paper (``pbn``, ``kpt``), precision and threads.
+
+    What a reader wants before the full table: how long one run of each kind took (fewest, median,
+    most minutes) and at how many images per second, in the precision the CPU allowed
+    (:mod:`lib.hardware`: bf16 where it multiplies bf16 natively, else fp32).
+    """
+    if costs.empty:
+        return pd.DataFrame(columns=["runs", "fewest min", "median min", "most min", "median images/s"])
+    df = costs.assign(paper=costs["experiment"].str.split("/").str[0],
+                      threads=costs["threads"].fillna(0).astype(int))
+    g = df.groupby(["paper", "precision", "threads"])
+    return pd.DataFrame({"runs": g.size(), "fewest min": g["wall min"].min(), "median min": g["wall min"].median(),
+                         "most min": g["wall min"].max(), "median images/s": g["images/s"].median()})
+
+
 def plan_records(profile: str, results_dir: str | Path | None = None) -> list[tuple[Experiment, Record | None]]:
     """Every run of the profile's plan, in priority order, with its record (None: not run yet)."""
     return [(e, find_record(e, results_dir)) for e in priority_plan(profile)]

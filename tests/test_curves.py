@@ -107,3 +107,26 @@ def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_rec
     assert curves.fast_speeds(loaded)["tiny"][0] == 20.0  # a newer file from a slower machine does not win
     table = curves.recipe_table([tiny_record], loaded)
     assert table.loc[0, "idle min"] == pytest.approx(tiny_record.data["run"]["images"] / 20.0 / 60)
+
+
+def test_cost_summary_groups_runs_by_paper_precision_and_threads(tiny_record):
+    costs = curves.run_costs([tiny_record, tiny_record])
+    summary = curves.cost_summary(costs)
+    assert summary["runs"].sum() == 2 and summary.index.names == ["paper", "precision", "threads"]
+    row = summary.iloc[0]
+    assert row["fewest min"] == row["median min"] == row["most min"] == pytest.approx(costs.loc[0, "wall min"])
+    assert curves.cost_summary(costs.iloc[:0]).empty
+
+
+def test_the_minutes_the_book_quotes_for_a_cpu_run_hold_for_the_committed_records():
+    """The intro, the reproducibility page and ``CPU_PROFILE_NOTES`` say: under an hour per run in bf16, up to
+    about two hours in fp32 (two runs side by side). Committed records must not contradict that."""
+    from lib.experiments import CPU_PROFILE_NOTES
+    from lib.results import iter_records
+
+    recs = [r for d in ("lspet", "synthetic-mpii") for r in iter_records("cpu", d)]
+    if not recs:
+        pytest.skip("no cpu records committed")
+    most = curves.cost_summary(curves.run_costs(recs)).groupby(level="precision")["most min"].max()
+    assert "under an\nhour per run with bf16" in CPU_PROFILE_NOTES and "up to about two hours" in CPU_PROFILE_NOTES
+    assert most.get("bf16", 0) < 60 and most.get("fp32", 0) < 135, most.to_dict()
