@@ -169,10 +169,17 @@ def load_bench(pattern: str = "results/bench/cpu-*.json") -> list[dict]:
 
 
 def bench_table(bench: list[dict]) -> pd.DataFrame:
-    """One row per timing of every file (a failed ``torch.compile`` keeps its error, no timing)."""
+    """One row per timing of every file (a failed ``torch.compile`` keeps its error, no timing).
+
+    ``TFLOP/s`` is the training arithmetic the step did (6 × forward MACs per image); ``% of ceiling``
+    its share of the file's measured matmul ceiling (:func:`lib.bench.matmul_ceiling`), empty in
+    files written before the benchmark measured one on a CPU.
+    """
     keys = ("model", "mode", "batch_size", "images_per_s", "speedup", "error")
     return pd.DataFrame([{"file": b["file"], "device": b["device"], "threads": b["threads"], "date": b["date"][:10],
-                          **{k: r.get(k) for k in keys}} for b in bench for r in b["rows"]])
+                          **{k: r.get(k) for k in keys}, "TFLOP/s": r.get("train_tflops"),
+                          "% of ceiling": 100 * r["fraction_of_ceiling"] if r.get("fraction_of_ceiling") else None}
+                         for b in bench for r in b["rows"]])
 
 
 def layout_table(bench: list[dict]) -> pd.DataFrame:

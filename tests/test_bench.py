@@ -44,3 +44,11 @@ def test_cpu_layouts_time_one_process_and_one_per_core():
     assert [(r["processes"], r["threads"]) for r in rows] == [(1, 2), (2, 1)]
     assert all(math.isfinite(r["images_per_s"]) and r["images_per_s"] > 0 for r in rows)
     assert rows[0]["ratio"] == 1.0 and rows[1]["ratio"] == rows[1]["images_per_s"] / rows[0]["images_per_s"]
+
+
+def test_the_matmul_ceiling_is_measured_on_a_cpu_too():
+    """The CPU's ceiling (fp32 here, small to stay quick) is a finite positive FLOP rate, never a data-sheet guess."""
+    from lib.bench import matmul_ceiling
+
+    flops = matmul_ceiling(torch.device("cpu"), torch.float32, n=128, iters=2)
+    assert math.isfinite(flops) and flops > 0

@@ -89,7 +89,11 @@ def test_bench_speeds_pick_each_profiles_eager_fast_path_and_price_runs(tiny_rec
     (tmp_path / "cpu-x.json").write_text(json.dumps(bench))
     loaded = curves.load_bench(str(tmp_path / "cpu-*.json"))
     assert curves.fast_speeds(loaded)["tiny"][0] == 20.0  # not fp32, not compiled, not the failed row
-    assert len(curves.bench_table(loaded)) == 4
+    table = curves.bench_table(loaded)
+    assert len(table) == 4 and table["% of ceiling"].isna().all()  # a file from before CPU ceilings
+    with_ceiling = {**bench, "rows": [{**bench["rows"][1], "train_tflops": 0.05, "fraction_of_ceiling": 0.25}]}
+    (tmp_path / "ceiling.json").write_text(json.dumps(with_ceiling))
+    assert curves.bench_table(curves.load_bench(str(tmp_path / "ceiling.json")))["% of ceiling"].tolist() == [25.0]
     assert curves.layout_table(loaded).empty
     layouts = {**bench, "rows": [], "layouts": [
         {"model": "tiny: 2-stack linear", "processes": 1, "threads": 2, "images_per_s": 50.0, "ratio": 1.0},
