@@ -52,3 +52,22 @@ def test_the_matmul_ceiling_is_measured_on_a_cpu_too():
 
     flops = matmul_ceiling(torch.device("cpu"), torch.float32, n=128, iters=2)
     assert math.isfinite(flops) and flops > 0
+
+
+def test_the_performance_page_quotes_the_cpu_ceiling_file():
+    """book/performance.md's CPU-ceiling paragraph: every number is the committed file's, rounded."""
+    import json
+
+    from lib.provenance import REPO_ROOT
+
+    name = "results/bench/cpu-fp32-ceiling-2026-12-06.json"
+    b = json.loads((REPO_ROOT / name).read_text())
+    fast = {r["model"]: r for r in b["rows"] if "channels-last" in r["mode"]}
+    pbn, linear, book = (fast[k] for k in ("cpu: 2-stack PBN 64x64", "cpu: 2-stack linear 64x64", "book: 3-stack PBN 128x128"))
+    text = " ".join((REPO_ROOT / "book" / "performance.md").read_text().split())
+    for quoted in (f"run at {b['ceiling_flops'] / 1e12:.3f} TFLOP/s (`{name}`)",
+                   f"training step does {pbn['train_tflops']:.3f} TFLOP/s",
+                   f"{100 * pbn['fraction_of_ceiling']:.0f}% of that ceiling",
+                   f"linear baseline {100 * linear['fraction_of_ceiling']:.0f}%",
+                   f"`book` model {100 * book['fraction_of_ceiling']:.0f}%"):
+        assert quoted in text, quoted
