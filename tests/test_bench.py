@@ -55,7 +55,7 @@ def test_the_matmul_ceiling_is_measured_on_a_cpu_too():
 
 
 def test_the_performance_page_quotes_the_cpu_ceiling_file():
-    """book/performance.md's CPU-ceiling paragraph: every number is the committed file's, rounded."""
+    """book/performance.md's CPU-ceiling paragraph and the README's line: every number is the committed file's, rounded."""
     import json
 
     from lib.provenance import REPO_ROOT
@@ -64,6 +64,9 @@ def test_the_performance_page_quotes_the_cpu_ceiling_file():
     b = json.loads((REPO_ROOT / name).read_text())
     fast = {r["model"]: r for r in b["rows"] if "channels-last" in r["mode"]}
     pbn, linear, book = (fast[k] for k in ("cpu: 2-stack PBN 64x64", "cpu: 2-stack linear 64x64", "book: 3-stack PBN 128x128"))
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert (f"runs at {100 * pbn['fraction_of_ceiling']:.0f}% of the CPU's own fp32 matmul ceiling "
+            f"({pbn['train_tflops']:.3f} of {b['ceiling_flops'] / 1e12:.3f} TFLOP/s") in readme
     text = " ".join((REPO_ROOT / "book" / "performance.md").read_text().split())
     for quoted in (f"run at {b['ceiling_flops'] / 1e12:.3f} TFLOP/s (`{name}`)",
                    f"training step does {pbn['train_tflops']:.3f} TFLOP/s",
