@@ -41,6 +41,10 @@ RENDER_SECONDS_PER_PERSON = 0.2
 OCCLUSION_ROWS = ("visible", "self-occluded", "other-occluded", "not annotated")
 
 
+def _here(found: bool) -> str:
+    return "yes" if found else "no (set POSE_DATA)"
+
+
 def dataset_overview(data_root: str | Path | None = None, profile: str = "smoke",
                      occlusion_profile: str | None = None) -> pd.DataFrame:
     """One row per dataset: whether it is here, its people (train / validation), joints, flags, metric, role.
@@ -60,7 +64,7 @@ def dataset_overview(data_root: str | Path | None = None, profile: str = "smoke"
         ann = read_mpii(root / "mpii" / "mpii_annotations.json.gz")
         photos = len(list((root / "mpii" / "images").glob("*.jpg"))) if (root / "mpii" / "images").is_dir() else 0
         people = f"{int((~ann.is_validation).sum()):,} / {int(ann.is_validation.sum()):,} ({photos} photos here)"
-    rows.append({"dataset": "MPII Human Pose", "here": mpii is not None, "people (train / val)": people if mpii else "",
+    rows.append({"dataset": "MPII Human Pose", "here": _here(mpii is not None), "people (train / val)": people if mpii else "",
                  "joints": 16, "visibility flags": "yes (occluded joints annotated)", "metric": "PCKh@0.5",
                  "role here": "mutual information (PBN Sec. 3.1); the papers' benchmark"})
     if lsp is not None:
@@ -68,17 +72,17 @@ def dataset_overview(data_root: str | Path | None = None, profile: str = "smoke"
 
         n = len(lsp) + LSPET_TEST_SIZE
         people = f"{len(lsp):,} / {LSPET_TEST_SIZE:,}"
-    rows.append({"dataset": "LSP Extended", "here": lsp is not None, "people (train / val)": people if lsp else "",
+    rows.append({"dataset": "LSP Extended", "here": _here(lsp is not None), "people (train / val)": people if lsp else "",
                  "joints": 14, "visibility flags": "visible joints only are annotated", "metric": "PCK@0.2 (torso)",
                  "role here": "real pixels: profiles " + ", ".join(f"'{n}'" for n in _profiles_on("lspet"))
                               + " train and validate on it"})
     syn = "generated on demand" if p.train_limit is None else f"{p.train_limit:,} / {p.val_limit:,} in profile {profile!r}"
-    rows.append({"dataset": "synthetic benchmark", "here": True, "people (train / val)": syn, "joints": 16,
+    rows.append({"dataset": "synthetic benchmark", "here": _here(True), "people (train / val)": syn, "joints": 16,
                  "visibility flags": "yes, from the rendering (self- and other-occlusion)", "metric": "PCKh@0.5",
                  "role here": "no download; the smoke profile and the CPU tests"})
     occ_profile = occlusion_profile or profile
     occ = occlusion_data(occ_profile)
-    rows.append({"dataset": OCCLUSION_DATASET, "here": mpii is not None,
+    rows.append({"dataset": OCCLUSION_DATASET, "here": _here(mpii is not None),
                  "people (train / val)": f"{occ.train_limit or DEFAULT_SYNTHETIC_NUM['train']:,} / "
                                          f"{occ.val_limit or DEFAULT_SYNTHETIC_NUM['val']:,} in profile {occ_profile!r}",
                  "joints": 16, "visibility flags": "yes, from the rendering (self- and other-occlusion)",

@@ -133,3 +133,10 @@ def test_caption_names_what_is_counted_and_what_is_not():
     assert "7 training and the 5 validation" in both and "left out" not in both
     assert "nothing to count" in D.occlusion_caption({}, "cpu")
     assert D.occlusion_counts({}).empty
+
+
+def test_the_overview_says_which_datasets_are_here_and_how_to_add_the_others(tmp_path, monkeypatch):
+    monkeypatch.delenv("POSE_DATA", raising=False)
+    here = D.dataset_overview(tmp_path)["here"]
+    assert here["synthetic benchmark"] == "yes"
+    assert {here["MPII Human Pose"], here["LSP Extended"], here[D.OCCLUSION_DATASET]} == {"no (set POSE_DATA)"}
