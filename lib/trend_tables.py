@@ -231,7 +231,7 @@ def stability_phrases(table: pd.DataFrame) -> dict[str, str]:
             seeds = int(r.get("seeds", 0) or 0)
             when = "traced on one seed so far (no band yet)" if seeds < 2 else "no band at 1/4 or 1/2 of training"
         elif quarter:
-            when = "already clear at 1/4 of training"
+            when = "already clear at 1/4 of training" if half else "clear at 1/4 of training but not at 1/2"
         elif half:
             when = "clear by 1/2 of training (not yet at 1/4)"
         else:

@@ -269,7 +269,8 @@ def test_claims_are_traced_or_skipped_with_a_reason(results):
     phrases = TT.stability_phrases(table)
     assert phrases["pbn-vs-linear"].endswith(", widening over the last half")
     assert phrases["pbn-vs-linear"].split(",")[0] in ("already clear at 1/4 of training", "not yet clear at 1/2 of training",
-                                                      "clear by 1/2 of training (not yet at 1/4)")
+                                                      "clear by 1/2 of training (not yet at 1/4)",
+                                                      "clear at 1/4 of training but not at 1/2")
     claim_table = C.claim_table(src, rows=rows)
     with_column = TT.with_over_training(claim_table, src, rows, traces)
     cols = list(with_column.columns)
@@ -377,12 +378,13 @@ def test_stability_phrases_say_when_the_band_cleared_zero_or_why_there_is_none()
         return {"claim": claim, "comparison": comparison, "clear@1/4": q, "clear@1/2": h, "trend": trend, "seeds": seeds}
 
     table = pd.DataFrame([row("early", True, True, "flat"), row("mid", False, True, "widening"),
-                          row("late", False, False, "narrowing"), row("one-seed", None, None, "no interval", seeds=1),
+                          row("late", False, False, "narrowing"), row("lost", True, False, "flat"), row("one-seed", None, None, "no interval", seeds=1),
                           row("fam", True, True, "flat", comparison="x"), row("fam", False, False, "flat", comparison="y")])
     phrases = TT.stability_phrases(table)
     assert phrases["early"] == "already clear at 1/4 of training, flat over the last half"
     assert phrases["mid"] == "clear by 1/2 of training (not yet at 1/4), widening over the last half"
     assert phrases["late"] == "not yet clear at 1/2 of training, narrowing over the last half"
+    assert phrases["lost"] == "clear at 1/4 of training but not at 1/2, flat over the last half"
     assert phrases["one-seed"] == "traced on one seed so far (no band yet)"
     assert phrases["fam"] == ("x: already clear at 1/4 of training, flat over the last half; "
                               "y: not yet clear at 1/2 of training, flat over the last half")
