@@ -120,12 +120,13 @@ def load_model(exp: Experiment | None = None, weights: str | Path | None = None,
     if not path.exists() and exp is not None and weights is None:
         path = W.find(exp, weights_dir) or path
     if not path.exists() and exp is not None and weights is None:
-        seeds = sorted(int(m["seed"]) for _, m in W.shipped(exp.profile, exp.data.dataset, weights_dir)
-                       if m["experiment"] == exp.name)
-        other = (f"; shipped weights of it exist for seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
-                 if seeds else "")
+        runs = sorted({(m["profile"], m["dataset"], int(m["seed"])) for _, m in W.shipped(out_dir=weights_dir)
+                       if m["experiment"] == exp.name})
+        other = ("; shipped weights of it: " + ", ".join(f"`--profile {p} --dataset {d} --seed {s}`"
+                                                        for p, d, s in runs) + "; give one of those, or" if runs else ";")
         raise FileNotFoundError(f"{exp.name} (profile {exp.profile}, {exp.data.dataset}, seed {exp.seed}) has no "
-                                f"weights at {path} and none shipped{other}; train it with `{retrain_hint(exp)}`")
+                                f"weights at {path} and none shipped for this profile, dataset and seed{other} "
+                                f"train it with `{retrain_hint(exp)}`")
     saved = load_weights(path)  # a shipped file comes back as fp32
     if exp is None:
         exp = find_experiment(saved["hash"], results_dir)

@@ -101,7 +101,8 @@ def test_load_model_falls_back_to_shipped_weights_and_says_so(run, shipped, tmp_
     assert I.describe_weights(I.weights_path(exp, run["runs"])).startswith("run weights")
     (entry,) = [e for e in I.list_runs(run["results"], tmp_path, weights_dir=shipped["out"]) if e.experiment == NAME]
     assert entry.shipped and entry.weights_exist and entry.weights == shipped["path"]
-    with pytest.raises(FileNotFoundError, match="none shipped; shipped weights of it exist for seed 0"):
+    with pytest.raises(FileNotFoundError, match="none shipped for this profile, dataset and seed; shipped "
+                                                "weights of it: `--profile tiny --dataset synthetic --seed 0`"):
         I.load_model(make_experiment(NAME, "tiny", seed=5), checkpoint_dir=tmp_path, weights_dir=shipped["out"])
     assert W.main(["list", "--out-dir", str(shipped["out"])]) == 0
     assert NAME in capsys.readouterr().out
