@@ -17,6 +17,7 @@ from lib.paper import KPT_PAPER_TABLE, MEAN, PAPER_TABLES, Comparison
 from lib.paper import column as paper_column
 from lib.present import beside_paper, ci_text, present_mean, scale
 from lib.record_source import RecordSource
+from lib.stats import signed
 from lib.verdicts import measure_comparison
 
 
@@ -91,7 +92,7 @@ def kpt_differences(source: RecordSource, split: str) -> pd.DataFrame:
                 row[col] = "not measurable"
                 continue
             ci = ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
-            row[col], seeds = f"{m.diff.estimate:+.1f} " + (ci if ci.startswith("[") else f"({ci})"), m.seeds()
+            row[col], seeds = f"{signed(m.diff.estimate, '.1f')} " + (ci if ci.startswith("[") else f"({ci})"), m.seeds()
         rows[f"{role} − random"] = {**row, "seeds": seeds}
     return pd.DataFrame(rows).T
 
@@ -145,11 +146,11 @@ def selection_text(source: RecordSource, splits: Sequence[str] = tuple(J.KPTRANS
         t = kpt_table(source, split)
         if t["seeds"].min() == 0:
             continue
-        adds = ", ".join(f"{role} {t.loc[role, 'selected − last']:+.1f}" for role in t.index)
+        adds = ", ".join(f"{role} {signed(t.loc[role, 'selected − last'], '.1f')}" for role in t.index)
         parts.append(f"split ({split}): {adds}")
         lead_sel = t.loc["transfer", "Mean"] - t.loc["random", "Mean"]
         lead_last = t.loc["transfer", "Mean (last epoch)"] - t.loc["random", "Mean (last epoch)"]
-        leads.append(f"split ({split}) {lead_sel:+.1f} at the selected epochs, {lead_last:+.1f} at the last")
+        leads.append(f"split ({split}) {signed(lead_sel, '.1f')} at the selected epochs, {signed(lead_last, '.1f')} at the last")
     if not parts:
         return "No split has records of all three networks yet."
     return ("Choosing the best epoch adds, in points of the S2 Mean (seed means): " + "; ".join(parts) + ". "

@@ -22,6 +22,7 @@ import pandas as pd
 
 from lib import joints as J
 from lib.experiments import get_profile
+from lib.stats import signed
 
 #: The largest difference, in PCK points, still read as "no difference" / "no gain" (claims
 #: with direction ``A ≈ B``, ``A ≤ B``, ``A ≥ B`` on PCK). Half a point is about the size of the
@@ -163,7 +164,7 @@ def _table6(column: str) -> str:
     ours, deep = PBN_TABLE6.loc["Ours (8 stacks)", column], PBN_TABLE6.loc["Deep BS (8 stacks)", column]
     if column == "Params (M)":
         return f"{ours:.2f}M vs {deep:.2f}M"
-    return f"{ours:.2f} vs {deep:.2f} ({ours - deep:+.2f})"
+    return f"{ours:.2f} vs {deep:.2f} ({signed(ours - deep)})"
 
 
 #: Every claim of both papers, in the order the book discusses them.

@@ -29,6 +29,7 @@ import pandas as pd
 from lib.paper import PAPER_SCALE, PAPER_TABLES
 from lib.record_source import RecordSource, seeds_text
 from lib.stats import MIN_SEEDS, NO_INTERVAL
+from lib.stats import signed as signed_text
 from lib.verdicts import base_verdict
 
 
@@ -89,7 +90,7 @@ def ci_text(low: float, high: float, seeds: int, signed: bool = False) -> str:
         return "no record"
     if math.isnan(low) or math.isnan(high):
         return NO_INTERVAL if seeds < MIN_SEEDS else "not measurable"
-    return f"[{low:+.1f}, {high:+.1f}]" if signed else f"[{low:.1f}, {high:.1f}]"
+    return f"[{signed_text(low, '.1f')}, {signed_text(high, '.1f')}]" if signed else f"[{low:.1f}, {high:.1f}]"
 
 
 def metric_label(dataset: str) -> str:

@@ -48,6 +48,15 @@ MIN_SEEDS = 2
 NO_INTERVAL = "one seed: no interval"
 
 
+def signed(x: float, spec: str = ".2f") -> str:
+    """``x`` with its sign always written, as the book prints differences: ``+1.26``, ``−0.44``.
+
+    The minus is U+2212, the sign the papers print (and the book's ``A − B`` labels use), so a
+    negative difference reads the same in a sentence as the paper's number beside it.
+    """
+    return format(x, "+" + spec).replace("-", "−")
+
+
 @dataclass(frozen=True)
 class Interval:
     """An estimate with a two-sided confidence interval, in PCK points (0-100) or the metric's unit.
@@ -76,8 +85,8 @@ class Interval:
 
     def __str__(self) -> str:
         if not self.defined:
-            return f"{self.estimate:+.2f} ({NO_INTERVAL})"
-        return f"{self.estimate:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
+            return f"{signed(self.estimate)} ({NO_INTERVAL})"
+        return f"{signed(self.estimate)} [{signed(self.low)}, {signed(self.high)}]"
 
     @property
     def defined(self) -> bool:

@@ -26,6 +26,7 @@ import pandas as pd
 from lib.gap_curves import GapCurve, NoHistory, gap_over_training
 from lib.paper import Claim, Comparison, profile_claims
 from lib.record_source import RecordSource
+from lib.stats import signed
 from lib.trends import classify_trend, snapshot
 from lib.verdicts import format_interval
 
@@ -256,8 +257,8 @@ def trend_summary(table: pd.DataFrame) -> pd.DataFrame:
         if pd.isna(r["slope/epoch"]):
             return "–"
         if pd.isna(r["low"]):
-            return f"{r['slope/epoch']:+.3f} (no interval)"
-        return f"{r['slope/epoch']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+            return f"{signed(r['slope/epoch'], '.3f')} (no interval)"
+        return f"{signed(r['slope/epoch'], '.3f')} [{signed(r['low'], '.3f')}, {signed(r['high'], '.3f')}]"
 
     out = pd.DataFrame({
         "claim": table["claim"], "comparison": table["comparison"], "seeds": table["seeds"],

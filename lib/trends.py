@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lib.gap_curves import GapCurve
-from lib.stats import Interval, seed_interval, welch_interval
+from lib.stats import Interval, seed_interval, signed, welch_interval
 from lib.verdicts import LEVEL, comparison_verdict
 
 
@@ -70,13 +70,13 @@ class Trend:
         return replace(s, estimate=s.estimate * f, low=s.low * f, high=s.high * f, se=s.se * f)
 
     def slope_text(self) -> str:
-        fmt = "{:+.2e}" if self.metric == "train_loss" else "{:+.3f}"
+        spec = ".2e" if self.metric == "train_loss" else ".3f"
         s = self.slope
         if math.isnan(s.estimate):
             return "no slope (fewer than two epochs in the last half)"
         if not s.defined:
-            return f"{fmt.format(s.estimate)}/epoch ({s.n} seed{'s' * (s.n != 1)}: no interval)"
-        return f"{fmt.format(s.estimate)}/epoch [{fmt.format(s.low)}, {fmt.format(s.high)}]"
+            return f"{signed(s.estimate, spec)}/epoch ({s.n} seed{'s' * (s.n != 1)}: no interval)"
+        return f"{signed(s.estimate, spec)}/epoch [{signed(s.low, spec)}, {signed(s.high, spec)}]"
 
     def sign_text(self) -> str:
         if self.sign_from is None:

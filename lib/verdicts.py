@@ -68,7 +68,7 @@ from lib.record_source import (NotApplicable, RecordSource, common_joints, has_i
                                seeds_text, selected_hits)
 from lib.results import Record
 from lib.stats import (MIN_SEEDS, NO_INTERVAL, Interval, bonferroni_level, config_diff, pooled_pck, seed_interval,
-                       verdict)
+                       signed, verdict)
 
 
 #: Confidence level of every interval; each one-sided conclusion errs at (1 − LEVEL) / 2 = 2.5%.
@@ -242,10 +242,10 @@ def comparison_verdict(m: Measurement, claim: Claim, metric: str, family: int = 
 
 
 def fmt(x: float, metric: str) -> str:
-    """``+0.12`` (points), ``+1.20e-03`` for losses, ``nan``."""
+    """``+0.12``, ``−0.12`` (points), ``+1.20e−03`` for losses, ``nan``."""
     if math.isnan(x):
         return "nan"
-    return f"{x:+.2e}" if metric == "train_loss" else f"{x:+.2f}"
+    return signed(x, ".2e" if metric == "train_loss" else ".2f")
 
 
 def format_interval(diff: Interval, metric: str = "pck") -> str:

@@ -367,9 +367,9 @@ def test_kptransfer_tables(results):
         fake_record(results, f"kpt/c-{role}", 1, rate, curve=(5.0, 15.0))
     two = K.kpt_differences(source(results, seeds=(0, 1)), "c")
     est, low, high = (float(x) for x in two.loc["transfer − random", "Mean"].replace("[", "").replace("]", "")
-                      .replace(",", "").split())
+                      .replace(",", "").replace("−", "-").split())
     assert low < est < high and 3 < est < 17 and two.loc["transfer − random", "seeds"] == "0, 1 vs 0, 1"
-    assert float(two.loc["frozen − random", "Wri."].split()[0]) < -20
+    assert float(two.loc["frozen − random", "Wri."].split()[0].replace("−", "-")) < -20
     curves = K.convergence_frame(src, ["c"])
     assert set(curves["role"]) == {"transfer", "frozen", "random"} and len(curves) == 6
     splits = K.kpt_splits("lspet")
@@ -688,7 +688,7 @@ def test_a_claim_measured_in_part_says_what_it_covers(results):
     table = C.claim_table(src, claims).set_index("id")
     body = table.loc["pbn-stat-vs-body"]
     assert body["verdict"] == "inconclusive (W = 64 only: 1 of 4 widths) (smoke)"
-    assert body["measured"].startswith(("+", "-")) and "missing 18 runs" in body["why"]
+    assert body["measured"].startswith(("+", "−")) and "missing 18 runs" in body["why"]
     assert body["our scale"] != ""
     frozen = table.loc["kpt-frozen-vs-random"]
     assert frozen["verdict"] == "confirmed (splits c, d only: 2 of 4 splits) (smoke)"  # never the whole claim's

@@ -7,11 +7,19 @@ import pytest
 from scipy import stats as sps
 
 from lib.stats import (Interval, bonferroni_level, config_diff, config_mean, paired_bootstrap, pooled_pck,
-                       seed_interval, verdict)
+                       seed_interval, signed, verdict)
 
 
 def _run(p: np.ndarray, rng: np.random.Generator, evaluated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rng.random(p.shape) < p, evaluated
+
+
+def test_differences_are_written_with_the_papers_minus_sign():
+    """Differences print as the papers print them (U+2212), in every form the book uses."""
+    assert signed(1.256) == "+1.26" and signed(-0.444) == "−0.44" and signed(-2.5, ".1f") == "−2.5"
+    assert signed(-1.95e-3, ".2e") == "−1.95e−03"
+    assert str(Interval(-0.5, -1.25, 0.25, 0.95, "t", 3)) == "−0.50 [−1.25, +0.25]"
+    assert "-" not in str(Interval(-0.5, -1.25, -0.25, 0.95, "t", 3))
 
 
 def test_pooled_pck_weights_joints_by_their_counts():
