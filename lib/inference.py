@@ -14,7 +14,7 @@ plus the area under the PCK curve (thresholds 0 to 0.5 for PCKh, 0 to 0.2 for PC
 
 Command line::
 
-    python -m lib.inference eval EXPERIMENT --profile P --seed S [--protocol multiscale] [--out preds.mat]
+    python -m lib.inference eval EXPERIMENT [--profile P --seed S] [--protocol multiscale] [--out preds.mat]
     python -m lib.inference eval --weights .cache/runs/<hash>/final.pt [--data mpii] [--out preds.mat]
     python -m lib.inference eval --weights weights/cpu/lspet/<name>.pt   # a shipped fp16 file
     python -m lib.inference list [--profile P] [--dataset D]
@@ -212,9 +212,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("eval", help="evaluate a finished run's weights on a dataset split")
     e.add_argument("experiment", nargs="?", help="experiment name (`python -m lib.train --list`)")
-    e.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-    e.add_argument("--dataset", default=None, help="the dataset the run was trained on (default: the profile's)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                   help="default: the shipped weights' (see `python -m lib.weights list`), else smoke")
+    e.add_argument("--dataset", default=None, help="the dataset the run was trained on (default: as --profile)")
+    e.add_argument("--seed", type=int, default=None, help="default: the shipped weights' seed, else 0")
     e.add_argument("--weights", type=Path, default=None, help="a final.pt (the experiment is found from its hash)")
     e.add_argument("--data", default=None, help="dataset to evaluate on (default: the run's own)")
     e.add_argument("--split", default="val", choices=("val", "train"))
@@ -276,7 +277,8 @@ def _eval(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.threads and device.type == "cpu":
         torch.set_num_threads(args.threads)
-    exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed) if args.experiment else None
+    exp = (make_experiment(args.experiment, *W.default_run(args.experiment, args.profile, args.dataset, args.seed))
+           if args.experiment else None)
     exp, model, path = load_model(exp, args.weights, checkpoint_dir=args.checkpoint_dir,
                                   results_dir=args.results, device=device)
     ps = load_split(exp, args.data, args.split, args.limit, data_root=args.data_root, cache_dir=args.cache_dir)

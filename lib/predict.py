@@ -10,11 +10,13 @@ under one of its test protocols (default the six-scale flip pyramid of PBN Sec. 
 skeleton is drawn by the book's one skeleton function (``lib.data.preview.draw_skeleton``): right
 joints red, left blue, centre green, joints whose heatmap peak is below ``--min-score`` hollow.
 
+    python -m lib.predict photo.jpg pbn/mi5-d1-w64 --out pose.png           # the shipped weights
     python -m lib.predict photo.jpg pbn/mi5-d1-w64 --profile smoke --seed 0 --out pose.png
     python -m lib.predict photo.jpg --weights .cache/runs/<hash>/final.pt --box 120,40,260,400 --out pose.png
 
 Without a run folder's ``final.pt`` (a fresh clone) the run's shipped fp16 weights are used
-(:mod:`lib.weights`; ``python -m lib.weights list`` names them), and the output line says which.
+(:mod:`lib.weights`; ``python -m lib.weights list`` names them), and the output line says which;
+without ``--profile`` and ``--seed`` the shipped file that fits is taken (:func:`lib.weights.default_run`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from matplotlib.figure import Figure  # no pyplot: writes files without touching
 from PIL import Image
 
 from lib import inference as I
+from lib import weights as W
 from lib.data.pack import crop_person, read_image
 from lib.data.poseset import PoseSet
 from lib.data.preview import draw_skeleton, save_figure
@@ -136,9 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lib.predict", description=__doc__.split("\n")[0])
     p.add_argument("image", type=Path, help="a photo (any format PIL reads)")
     p.add_argument("experiment", nargs="?", help="experiment name (or give --weights)")
-    p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-    p.add_argument("--dataset", default=None, help="the dataset the run was trained on (default: the profile's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                   help="default: the shipped weights' (see `python -m lib.weights list`), else smoke")
+    p.add_argument("--dataset", default=None, help="the dataset the run was trained on (default: as --profile)")
+    p.add_argument("--seed", type=int, default=None, help="default: the shipped weights' seed, else 0")
     p.add_argument("--weights", type=Path, default=None,
                    help="a run's final.pt or a shipped fp16 file (default: the run folder's, else the shipped one)")
     p.add_argument("--box", default=None, help="x0,y0,x1,y1 around the person, image pixels (default: whole image)")
@@ -155,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("give an EXPERIMENT (with --profile, --dataset, --seed) or --weights FILE")
         box = _parse_box(args.box)
         image = _read_photo(args.image)
-        exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed) if args.experiment else None
+        exp = (make_experiment(args.experiment, *W.default_run(args.experiment, args.profile, args.dataset, args.seed))
+               if args.experiment else None)
         exp, model, path = I.load_model(exp, args.weights, checkpoint_dir=args.checkpoint_dir,
                                         results_dir=args.results, device=args.device)
         pred = predict_image(model, exp, image, box, args.protocol)

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from lib import checkpoint as ckpt
+from lib.data import SYNTHETIC_POSES
 from lib.errors import DataFileError, run_main
 from lib.experiments import PROFILES, Experiment, config_hash, make_experiment
 from lib.provenance import REPO_ROOT, git_state
@@ -152,6 +153,25 @@ def shipped(profile: str | None = None, dataset: str | None = None,
             out.append((path, meta(path)))
     return out
 
+
+
+def default_run(experiment: str, profile: str | None = None, dataset: str | None = None, seed: int | None = None,
+                out_dir: str | Path | None = None) -> tuple[str, str | None, int]:
+    """``(profile, dataset, seed)`` of the run a command means when some of them were left out.
+
+    Someone who trained nothing still has the shipped weights, so ``python -m lib.predict photo.jpg
+    pbn/mi5-d1-w64`` draws with them: the shipped file of ``experiment`` that agrees with what was
+    given, trained on real photos before synthetic ones (a user's photo is real), then by profile,
+    dataset and seed. With none, the ``smoke`` profile and seed 0 (a run the user trains in seconds).
+    """
+    if profile is not None and seed is not None:
+        return profile, dataset, seed
+    fits = [m for _, m in shipped(out_dir=out_dir) if m["experiment"] == experiment
+            and profile in (None, m["profile"]) and dataset in (None, m["dataset"]) and seed in (None, int(m["seed"]))]
+    if fits:
+        m = min(fits, key=lambda m: (m["dataset"] in SYNTHETIC_POSES, m["profile"], m["dataset"], int(m["seed"])))
+        return m["profile"], m["dataset"], int(m["seed"])
+    return profile or "smoke", dataset, 0 if seed is None else seed
 
 # ---------------------------------------------------------------------------------------------
 # exporting a finished run

@@ -42,6 +42,26 @@ def _export(run, **kw):
                                    **kw})
 
 
+def test_commands_default_to_the_shipped_run_that_fits_what_was_given(tmp_path):
+    """``lib.predict`` / ``lib.inference eval`` without --profile/--seed use shipped weights: real photos first."""
+    for profile, dataset, seed in (("cpu", "synthetic-mpii", 3), ("cpu", "lspet", 4), ("cpu", "lspet", 3),
+                                   ("book", "lspet", 0)):
+        name = f"{NAME.replace('/', '-')}-s{seed}-00000000"
+        (tmp_path / profile / dataset).mkdir(parents=True, exist_ok=True)
+        (tmp_path / profile / dataset / f"{name}.pt").write_bytes(b"")
+        (tmp_path / profile / dataset / f"{name}.json").write_text(json.dumps(
+            {"format": W.FORMAT, "experiment": NAME, "profile": profile, "dataset": dataset, "seed": seed}))
+    assert W.default_run(NAME, out_dir=tmp_path) == ("book", "lspet", 0)
+    assert W.default_run(NAME, "cpu", out_dir=tmp_path) == ("cpu", "lspet", 3)
+    assert W.default_run(NAME, dataset="synthetic-mpii", out_dir=tmp_path) == ("cpu", "synthetic-mpii", 3)
+    assert W.default_run(NAME, seed=4, out_dir=tmp_path) == ("cpu", "lspet", 4)
+    # nothing shipped fits: the smoke profile's seed 0, or what was given
+    assert W.default_run(NAME, "smoke", out_dir=tmp_path) == ("smoke", None, 0)
+    assert W.default_run("pbn/deep", out_dir=tmp_path) == ("smoke", None, 0)
+    assert W.default_run(NAME, "cpu", seed=9, out_dir=tmp_path) == ("cpu", None, 9)
+    assert W.default_run(NAME, seed=9, out_dir=tmp_path) == ("smoke", None, 9)
+
+
 # ---------------------------------------------------------------------------------------------
 # what fp16 keeps
 
