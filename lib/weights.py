@@ -154,7 +154,6 @@ def shipped(profile: str | None = None, dataset: str | None = None,
     return out
 
 
-
 def default_run(experiment: str, profile: str | None = None, dataset: str | None = None, seed: int | None = None,
                 out_dir: str | Path | None = None) -> tuple[str, str | None, int]:
     """``(profile, dataset, seed)`` of the run a command means when some of them were left out.
@@ -172,6 +171,7 @@ def default_run(experiment: str, profile: str | None = None, dataset: str | None
         m = min(fits, key=lambda m: (m["dataset"] in SYNTHETIC_POSES, m["profile"], m["dataset"], int(m["seed"])))
         return m["profile"], m["dataset"], int(m["seed"])
     return profile or "smoke", dataset, 0 if seed is None else seed
+
 
 # ---------------------------------------------------------------------------------------------
 # exporting a finished run
