@@ -57,6 +57,19 @@ def signed(x: float, spec: str = ".2f") -> str:
     return format(x, "+" + spec).replace("-", "−")
 
 
+def interval_text(estimate: float, low: float, high: float, spec: str = ".2f", unit: str = "",
+                  undefined: str = NO_INTERVAL) -> str:
+    """``+1.15 [+0.47, +1.84]``, or ``+1.15 (one seed: no interval)`` when a bound is NaN.
+
+    ``unit`` follows the estimate (``+0.120/epoch [+0.050, +0.190]``); ``undefined`` says why
+    there is no interval. Every signed interval the book writes goes through here.
+    """
+    head = signed(estimate, spec) + unit
+    if math.isnan(low) or math.isnan(high):
+        return f"{head} ({undefined})"
+    return f"{head} [{signed(low, spec)}, {signed(high, spec)}]"
+
+
 @dataclass(frozen=True)
 class Interval:
     """An estimate with a two-sided confidence interval, in PCK points (0-100) or the metric's unit.
@@ -84,9 +97,7 @@ class Interval:
     df_seeds: float = math.inf
 
     def __str__(self) -> str:
-        if not self.defined:
-            return f"{signed(self.estimate)} ({NO_INTERVAL})"
-        return f"{signed(self.estimate)} [{signed(self.low)}, {signed(self.high)}]"
+        return interval_text(self.estimate, self.low, self.high)
 
     @property
     def defined(self) -> bool:

@@ -26,7 +26,7 @@ import pandas as pd
 from lib.gap_curves import GapCurve, NoHistory, gap_over_training
 from lib.paper import Claim, Comparison, profile_claims
 from lib.record_source import RecordSource
-from lib.stats import signed
+from lib.stats import interval_text
 from lib.trends import classify_trend, snapshot
 from lib.verdicts import format_interval
 
@@ -256,9 +256,7 @@ def trend_summary(table: pd.DataFrame) -> pd.DataFrame:
     def slope(r) -> str:
         if pd.isna(r["slope/epoch"]):
             return "–"
-        if pd.isna(r["low"]):
-            return f"{signed(r['slope/epoch'], '.3f')} (no interval)"
-        return f"{signed(r['slope/epoch'], '.3f')} [{signed(r['low'], '.3f')}, {signed(r['high'], '.3f')}]"
+        return interval_text(r["slope/epoch"], r["low"], r["high"], ".3f", undefined="no interval")
 
     out = pd.DataFrame({
         "claim": table["claim"], "comparison": table["comparison"], "seeds": table["seeds"],

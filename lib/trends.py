@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lib.gap_curves import GapCurve
-from lib.stats import Interval, seed_interval, signed, welch_interval
+from lib.stats import Interval, interval_text, seed_interval, welch_interval
 from lib.verdicts import LEVEL, comparison_verdict
 
 
@@ -74,9 +74,7 @@ class Trend:
         s = self.slope
         if math.isnan(s.estimate):
             return "no slope (fewer than two epochs in the last half)"
-        if not s.defined:
-            return f"{signed(s.estimate, spec)}/epoch ({s.n} seed{'s' * (s.n != 1)}: no interval)"
-        return f"{signed(s.estimate, spec)}/epoch [{signed(s.low, spec)}, {signed(s.high, spec)}]"
+        return interval_text(s.estimate, s.low, s.high, spec, "/epoch", f"{s.n} seed{'s' * (s.n != 1)}: no interval")
 
     def sign_text(self) -> str:
         if self.sign_from is None:

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sps
 
 from lib.stats import (Interval, bonferroni_level, config_diff, config_mean, paired_bootstrap, pooled_pck,
-                       seed_interval, signed, verdict)
+                       interval_text, seed_interval, signed, verdict)
 
 
 def _run(p: np.ndarray, rng: np.random.Generator, evaluated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -20,6 +20,9 @@ def test_differences_are_written_with_the_papers_minus_sign():
     assert signed(-1.95e-3, ".2e") == "−1.95e−03"
     assert str(Interval(-0.5, -1.25, 0.25, 0.95, "t", 3)) == "−0.50 [−1.25, +0.25]"
     assert "-" not in str(Interval(-0.5, -1.25, -0.25, 0.95, "t", 3))
+    assert str(Interval(0.5, math.nan, math.nan, 0.95, "t", 1)) == "+0.50 (one seed: no interval)"
+    assert interval_text(0.12, -0.05, 0.19, ".3f", "/epoch") == "+0.120/epoch [−0.050, +0.190]"
+    assert interval_text(-0.12, math.nan, math.nan, ".3f", undefined="no interval") == "−0.120 (no interval)"
 
 
 def test_pooled_pck_weights_joints_by_their_counts():
