@@ -179,11 +179,16 @@ class SweepProgress:
 
 def run_unit(unit: list[Experiment], args: argparse.Namespace,
              progress: SweepProgress | None = None) -> tuple[list[dict], list[str]]:
-    """Run a unit's experiments in order (in this process, or each in a child for ``--parallel``)."""
+    """Run a unit's experiments in order (in this process, or each in a child for ``--parallel``).
+
+    A run that already has a record is loaded here, not in a child: starting a Python with torch
+    for each of a resumed sweep's records took minutes before the first run trained.
+    """
     done, failed = [], []
     for exp in unit:
+        in_child = args.parallel > 1 and (args.force or not record_path(exp, args.results).exists())
         try:
-            res = run_in_child(exp, args) if args.parallel > 1 else run_one(exp, args)
+            res = run_in_child(exp, args) if in_child else run_one(exp, args)
         except (RunFailed, TooSlowForDevice, NonFiniteLoss, ValueError, FileNotFoundError) as e:
             failed.append(f"{exp.name} seed {exp.seed}: {e}")
             print(f"FAILED {failed[-1]}", file=sys.stderr, flush=True)

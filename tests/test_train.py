@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from lib import checkpoint as ckpt
+from lib import train as train_cli
 from lib.experiments import PROFILES, config_hash, make_experiment
 from lib.models import build_model
 from lib.results import load_record
@@ -280,8 +281,9 @@ def test_cpu_bf16_path_stays_close_to_fp32():
 
 
 @pytest.mark.slow
-def test_parallel_sweep_streams_each_runs_epoch_lines(tmp_path):
-    """``--all --parallel 2`` runs each experiment in its own process and passes its epoch lines on."""
+def test_parallel_sweep_streams_each_runs_epoch_lines(tmp_path, monkeypatch, capsys):
+    """``--all --parallel 2`` runs each experiment in its own process and passes its epoch lines on;
+    resumed, it loads the finished records in its own process (no child to start per record)."""
     args = ["--profile", "tiny", "--all", "--experiments", "pbn/linear,pbn/deep", "--seeds", "0", "--parallel", "2",
             "--results", str(tmp_path / "results"), "--checkpoint-dir", str(tmp_path / "runs"), "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -296,3 +298,10 @@ def test_parallel_sweep_streams_each_runs_epoch_lines(tmp_path):
         assert any(line.startswith(f"{name} s0 epoch {epochs}/{epochs}:") for line in lines), proc.stdout
         assert any(line.startswith(f"{name} seed 0 (trained): Mean") for line in lines), proc.stdout
     assert len(list((tmp_path / "results").rglob("*.json"))) == 2
+
+    def no_child(exp, args):
+        raise AssertionError(f"{exp.name} has a record: it should load without a child process")
+    monkeypatch.setattr(train_cli, "run_in_child", no_child)
+    assert train_cli.main(args) == 0
+    again = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert again["runs"] == 2 and again["cached"] == 2 and not again["failed"]
