@@ -29,6 +29,7 @@ import tempfile
 import time
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
 from lib.engine import NonFiniteLoss, RunOptions, TrainResult, heatmap_loss, train
 from lib.experiments import PROFILES, Experiment, experiment_names, make_experiment, priority_plan
@@ -146,7 +147,7 @@ def run_in_child(exp: Experiment, args: argparse.Namespace) -> dict:
 
 
 class SweepProgress:
-    """One line per finished run: position, runs left, and the estimated time to the end.
+    """One line per finished run: position, the time (UTC), runs left, and the estimated time to the end.
 
     The estimate divides the remaining runs' training MACs (``lib.runner.estimated_cost``) by the
     MACs per wall second that this sweep's trained runs reached so far; before any run has
@@ -173,8 +174,9 @@ class SweepProgress:
                 when = f"about {eta / 3600:.1f} h left at this sweep's measured speed"
             else:
                 when = "no run trained yet to time"
-            print(f"[{done}/{self.total}] {exp.name} {exp.data.dataset} seed {exp.seed}: {outcome}; "
-                  f"{len(self.left)} runs left, {when}", flush=True)
+            now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            print(f"[{done}/{self.total}] {now} {exp.name} {exp.data.dataset} seed {exp.seed}: {outcome}; "
+                  f"{len(self.left)} run{'s' * (len(self.left) != 1)} left, {when}", flush=True)
 
 
 def run_unit(unit: list[Experiment], args: argparse.Namespace,

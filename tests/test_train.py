@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import os
 import signal
 import subprocess
@@ -305,3 +306,17 @@ def test_parallel_sweep_streams_each_runs_epoch_lines(tmp_path, monkeypatch, cap
     assert train_cli.main(args) == 0
     again = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert again["runs"] == 2 and again["cached"] == 2 and not again["failed"]
+
+
+def test_sweep_progress_line_says_when_and_how_long_is_left(capsys):
+    """Each finished run prints its position and the UTC time; the estimate needs a trained run and
+    scales the remaining runs' MACs by the MACs per second of the runs trained so far."""
+    exps = [make_experiment("pbn/linear", "tiny", seed=s) for s in (0, 1, 2)]
+    progress = train_cli.SweepProgress(exps, parallel=1)
+    progress.finished(exps[0], "loaded", None)
+    line = capsys.readouterr().out
+    assert re.match(r"\[1/3\] \d{4}-\d\d-\d\d \d\d:\d\d UTC pbn/linear ", line), line
+    assert "2 runs left, no run trained yet to time" in line
+    progress.finished(exps[1], "trained", 360.0)  # same model and schedule: each remaining run takes as long
+    line = capsys.readouterr().out
+    assert line.startswith("[2/3] ") and "1 run left, about 0.1 h left" in line, line
