@@ -3,6 +3,7 @@
     python -m lib.train --list
     python -m lib.train EXPERIMENT --profile P --seed S [--dataset D] [--results DIR] [--json]
     python -m lib.train --profile P --all [--experiments A,B] [--seeds 0,1] [--chunk I/N] [--parallel K]
+                        [--deadline SECONDS]
 
 A run whose record exists is loaded, not retrained (``--force`` retrains). Killed and started
 again with the same command, a run resumes from its last checkpoint. ``--all`` runs the
@@ -12,9 +13,10 @@ estimated time, from the measured speed of this sweep's runs so far. It can run 
 the background (``nohup ... &``); started again, it skips finished records. ``--chunk I/N`` runs the
 I-th of N slices of similar cost (a GPU session's share); ``--parallel K`` runs K experiments
 at once, each in its own process on the same device (their epoch lines passed on as they come),
-and reports the aggregate images/second. On a CPU, ``--parallel N --threads 1`` (one run per
-core) trains the ``cpu`` profile's small models faster in all than one N-thread run
-(``python -m lib.bench --device cpu --layouts``).
+and reports the aggregate images/second. ``--deadline SECONDS`` starts a run only when the speed
+measured so far says it ends in time (a lent GPU's time box: ``scripts/device_sweep.sh``). On a
+CPU, ``--parallel N --threads 1`` (one run per core) trains the ``cpu`` profile's small models
+faster in all than one N-thread run (``python -m lib.bench --device cpu --layouts``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--experiments", default=None, help="with --all: comma-separated experiments (default: all)")
     p.add_argument("--chunk", default=None, help="with --all: run slice I of N, written I/N (1-based)")
     p.add_argument("--parallel", type=int, default=1, help="with --all: experiments at once, one process each")
+    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                   help="with --all: start a run only if the sweep's measured speed says it ends within SECONDS "
+                        "of the sweep's start (a lent GPU's time box); the others are left for the next sweep")
     p.add_argument("--results", default=None, help="results folder (default: the repository's results/)")
     p.add_argument("--force", action="store_true",
                    help="retrain even if a record exists (with --results DIR: the repository's results/ is kept)")
@@ -154,12 +159,30 @@ class SweepProgress:
     trained (or when all were loaded) it says so instead of guessing.
     """
 
-    def __init__(self, exps: list[Experiment], parallel: int):
+    def __init__(self, exps: list[Experiment], parallel: int, deadline: float | None = None):
         macs: dict = {}
         self.cost = {id(e): estimated_cost(e, macs) for e in exps}
         self.left, self.total, self.parallel = set(self.cost), len(exps), parallel
         self.trained_cost, self.trained_s = 0.0, 0.0
+        self.deadline, self.start = deadline, time.monotonic()
+        self.not_started: list[str] = []  # runs left for the next sweep by the deadline
         self.lock = threading.Lock()
+
+    def too_late(self, exp: Experiment) -> str | None:
+        """Why ``exp`` should not start before the deadline, or None (no deadline, or no run timed yet).
+
+        A run's wall time is estimated from its MACs at the speed one run of this sweep reached
+        while the others ran beside it, the regime the next run will train in.
+        """
+        with self.lock:
+            if self.deadline is None or self.trained_cost == 0:
+                return None
+            elapsed = time.monotonic() - self.start
+            need = self.cost[id(exp)] * self.trained_s / self.trained_cost
+            if elapsed + need <= self.deadline:
+                return None
+            left = max(self.deadline - elapsed, 0)
+            return f"not started: about {need / 60:.1f} min, {left / 60:.1f} min left before the deadline"
 
     def finished(self, exp: Experiment, outcome: str, wall_s: float | None) -> None:
         with self.lock:
@@ -187,8 +210,15 @@ def run_unit(unit: list[Experiment], args: argparse.Namespace,
     for each of a resumed sweep's records took minutes before the first run trained.
     """
     done, failed = [], []
+    late = None
     for exp in unit:
-        in_child = args.parallel > 1 and (args.force or not record_path(exp, args.results).exists())
+        cached = not args.force and record_path(exp, args.results).exists()
+        late = late or (None if cached or progress is None else progress.too_late(exp))
+        if late:  # the rest of the unit too: a KPTransfer target must not train its source in-process
+            progress.not_started.append(f"{exp.name} {exp.data.dataset} seed {exp.seed}")
+            progress.finished(exp, late, None)
+            continue
+        in_child = args.parallel > 1 and not cached
         try:
             res = run_in_child(exp, args) if in_child else run_one(exp, args)
         except (RunFailed, TooSlowForDevice, NonFiniteLoss, ValueError, FileNotFoundError) as e:
@@ -219,20 +249,21 @@ def sweep_plan(args: argparse.Namespace) -> list[Experiment]:
     return exps
 
 
-def run_all(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
+def run_all(args: argparse.Namespace) -> tuple[list[dict], list[str], list[str]]:
+    """The sweep: its records (trained or loaded), its failed runs, and the runs the deadline left."""
     units = sweep_units(sweep_plan(args))
     if args.chunk:
         i, n = (int(x) for x in args.chunk.split("/"))
         units = chunk(units, i, n)
     exps = [e for u in units for e in u]
     print(f"{len(exps)} runs in {len(units)} units, in priority order", flush=True)
-    progress = SweepProgress(exps, args.parallel)
+    progress = SweepProgress(exps, args.parallel, args.deadline)
     if args.parallel == 1:  # in this thread: a worker thread would start a second OpenMP team that competes
         outcomes = [run_unit(u, args, progress) for u in units]
     else:
         with ThreadPoolExecutor(args.parallel) as pool:
             outcomes = list(pool.map(lambda u: run_unit(u, args, progress), units))
-    return [r for done, _ in outcomes for r in done], [f for _, fs in outcomes for f in fs]
+    return [r for done, _ in outcomes for r in done], [f for _, fs in outcomes for f in fs], progress.not_started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,20 +276,22 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give one EXPERIMENT, or --all for the profile's sweep (--list lists the names)")
     if args.parallel < 1 or (args.parallel > 1 and not args.all):
         p.error("--parallel K needs K >= 1 and --all")
-    if (args.chunk or args.experiments) and not args.all:
-        p.error("--chunk and --experiments only apply to --all")
+    if (args.chunk or args.experiments or args.deadline is not None) and not args.all:
+        p.error("--chunk, --experiments and --deadline only apply to --all")
     try:
         if args.all:
             if args.force:
                 refuse_overwrite(sweep_plan(args), args.results)
             t = time.perf_counter()
-            results, failed = run_all(args)
+            results, failed, not_started = run_all(args)
             wall = time.perf_counter() - t
             trained = [r for r in results if not r["cached"]]
             images = sum(r["images"] for r in trained)
             out = {"runs": len(results), "trained": len(trained), "cached": len(results) - len(trained),
-                   "failed": failed, "wall_s": wall, "aggregate_images_per_s": images / wall if trained else None}
-            print(f"{out['runs']} runs ({out['trained']} trained, {out['cached']} loaded, {len(failed)} failed) "
+                   "failed": failed, "not_started": not_started, "wall_s": wall,
+                   "aggregate_images_per_s": images / wall if trained else None}
+            late = f", {len(not_started)} not started before the deadline" if not_started else ""
+            print(f"{out['runs']} runs ({out['trained']} trained, {out['cached']} loaded, {len(failed)} failed{late}) "
                   f"in {wall:.0f} s", flush=True)
         else:
             exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed)

@@ -320,3 +320,29 @@ def test_sweep_progress_line_says_when_and_how_long_is_left(capsys):
     progress.finished(exps[1], "trained", 360.0)  # same model and schedule: each remaining run takes as long
     line = capsys.readouterr().out
     assert line.startswith("[2/3] ") and "1 run left, about 0.1 h left" in line, line
+
+
+def test_deadline_starts_a_run_only_if_the_measured_speed_says_it_ends_in_time(capsys):
+    """``--deadline``: before any run is timed every run starts; after, a run whose estimated wall
+    time (its MACs at the measured speed) would pass the deadline is left, and said so."""
+    exps = [make_experiment("pbn/linear", "tiny", seed=s) for s in (0, 1, 2)]
+    assert train_cli.SweepProgress(exps, 1).too_late(exps[1]) is None  # no deadline
+    progress = train_cli.SweepProgress(exps, 2, deadline=600.0)
+    assert progress.too_late(exps[1]) is None  # nothing timed yet: no guess
+    progress.finished(exps[0], "trained", 200.0)  # ~200 s a run from now on
+    assert progress.too_late(exps[1]) is None
+    progress.start -= 500  # 500 s into the sweep: 200 more would pass 600
+    why = progress.too_late(exps[2])
+    assert why and why.startswith("not started: about 3.3 min, 1.7 min left"), why
+
+
+def test_a_unit_left_by_the_deadline_is_left_whole(tmp_path, monkeypatch):
+    """A KPTransfer target whose source was not started is not started either (it would train the
+    source in its own process, past the deadline)."""
+    source, target = (make_experiment(n, "tiny") for n in ("kpt/a-source", "kpt/a-transfer"))
+    args = train_cli.parser().parse_args(["--profile", "tiny", "--all", "--results", str(tmp_path)])
+    progress = train_cli.SweepProgress([source, target], 1, deadline=1.0)
+    monkeypatch.setattr(progress, "too_late", lambda exp: "not started: late" if exp is source else None)
+    monkeypatch.setattr(train_cli, "run_one", lambda exp, args: pytest.fail(f"{exp.name} started"))
+    assert train_cli.run_unit([source, target], args, progress) == ([], [])
+    assert progress.not_started == ["kpt/a-source synthetic seed 0", "kpt/a-transfer synthetic seed 0"]

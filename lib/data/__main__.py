@@ -21,7 +21,7 @@ import torch
 
 from lib.data import DATASETS, SPLITS, load_poseset
 from lib.data.augment import AUGMENTS, DeviceData, make_batch
-from lib.data.pack import PackSpec
+from lib.data.pack import pack_file
 from lib.data.poseset import PoseSet, decode_jpegs, encode_jpegs
 from lib.errors import run_main
 
@@ -76,19 +76,12 @@ def main(argv: list[str] | None = None) -> None:
         for split in args.split:
             t0 = time.perf_counter()
             ps = load_poseset(args.dataset, split, rebuild=args.rebuild, **kw)
-            spec = ps.meta["pack"]
-            path = Path(args.cache_dir) if args.cache_dir else None
+            path = pack_file(ps, Path(args.cache_dir) if args.cache_dir else None)
+            size = f"{path} ({path.stat().st_size / 2**20:.1f} MiB)" if path.is_file() else "not cached"
             print(f"{args.dataset} {split}: {len(ps)} people, {ps.resolution} px, margin {ps.margin:g}, "
-                  f"{time.perf_counter() - t0:.1f} s, {_pack_size(spec, path)}")
+                  f"{time.perf_counter() - t0:.1f} s, {size}")
     else:
         bench(args.batch, args.input_size, args.seconds, kw)
-
-
-def _pack_size(spec: dict, cache_dir: Path | None) -> str:
-    from lib.data.paths import default_cache_dir
-
-    path = (cache_dir or default_cache_dir()) / PackSpec(**spec).file_name()
-    return f"{path} ({path.stat().st_size / 2**20:.1f} MiB)" if path.is_file() else "not cached"
 
 
 def _rate(fn, items: int, seconds: float, sync=lambda: None) -> float:

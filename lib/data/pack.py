@@ -45,6 +45,7 @@ from tqdm import tqdm
 from lib.errors import DataFileError, describe
 from lib.joints import LSP_TO_MPII, NUM_MPII_JOINTS
 from lib.data import lsp, mpii
+from lib.data.paths import default_cache_dir
 from lib.data.poseset import PoseSet
 
 #: Bump when the crop geometry or the stored fields change: older packs are then rebuilt.
@@ -142,6 +143,11 @@ def file_fingerprint(path: Path) -> dict | None:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def pack_file(ps: PoseSet, cache_dir: Path | None = None) -> Path:
+    """The pack file that served ``ps`` (:func:`lib.data.load_poseset` read or wrote it there)."""
+    return (cache_dir or default_cache_dir()) / PackSpec(**ps.meta["pack"]).file_name()
 
 
 def pack_sources(dataset: str, split: str, root: Path | None, images_dir: Path | None = None) -> PackSources | None:
