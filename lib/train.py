@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                    "failed": failed, "not_started": not_started, "wall_s": wall,
                    "aggregate_images_per_s": images / wall if trained else None}
             late = f", {len(not_started)} not started before the deadline" if not_started else ""
-            print(f"{out['runs']} runs ({out['trained']} trained, {out['cached']} loaded, {len(failed)} failed{late}) "
+            print(f"{out['runs']} run{'s' * (out['runs'] != 1)} ({out['trained']} trained, {out['cached']} loaded, {len(failed)} failed{late}) "
                   f"in {wall:.0f} s", flush=True)
         else:
             exp = make_experiment(args.experiment, args.profile, args.dataset, args.seed)
