@@ -14,7 +14,7 @@ the background (``nohup ... &``); started again, it skips finished records. ``--
 I-th of N slices of similar cost (a GPU session's share); ``--parallel K`` runs K experiments
 at once, each in its own process on the same device (their epoch lines passed on as they come),
 and reports the aggregate images/second. ``--deadline SECONDS`` starts a run only when the speed
-measured so far says it ends in time (a lent GPU's time box: ``scripts/device_sweep.sh``). On a
+measured so far says it ends in time (a lent GPU's time box: ``scripts/device_sweep.py``). On a
 CPU, ``--parallel N --threads 1`` (one run per core) trains the ``cpu`` profile's small models
 faster in all than one N-thread run (``python -m lib.bench --device cpu --layouts``).
 """
