@@ -23,7 +23,11 @@ from lib.present import metric_label
 
 @dataclass(frozen=True)
 class MainResult:
-    """One headline claim: its id in :data:`lib.paper.CLAIMS_BY_ID`, a short title and its chapter."""
+    """One headline claim: its id in :data:`lib.paper.CLAIMS_BY_ID`, a short title and its chapter.
+
+    The title reads "A against B" in the order of the claim's comparison, so the signed number
+    after it is A − B (the paper's sign).
+    """
 
     claim: str
     title: str
@@ -37,10 +41,12 @@ MAIN_RESULTS: tuple[MainResult, ...] = (
     MainResult("pbn-vs-deep", "PBN against the deep baseline, which has more parameters", "03_pbn"),
     MainResult("pbn-stat-vs-body", "Mutual-information groups against body-structure groups", "03_pbn"),
     MainResult("pbn-occluded", "Occluded joints: PBN against the deep baseline", "03_pbn"),
-    MainResult("pbn-overlap", "Overlapping groups", "03_pbn"),
-    MainResult("pbn-groups-2-5", "Number of groups", "03_pbn"),
-    MainResult("pbn-fusion-3", "Specific against shared feature fusion", "03_pbn"),
-    MainResult("pbn-negative-transfer-lower", "Negative transfer from the ankles", "03_pbn"),
+    MainResult("pbn-overlap", "Overlapping groups against the five MI groups", "03_pbn"),
+    MainResult("pbn-groups-2-5", "Number of groups: five against two", "03_pbn"),
+    MainResult("pbn-fusion-3", "Shared against specific feature fusion (three stacks)", "03_pbn"),
+    MainResult("pbn-negative-transfer-lower",
+               "Negative transfer: the hourglass trained without the ankles against the plain one (other lower-body joints)",
+               "03_pbn"),
     MainResult("kpt-c-average", "KPTransfer split (c): transfer learning against random initialisation", "04_kptransfer"),
     MainResult("kpt-d-average", "KPTransfer split (d): transfer learning against random initialisation", "04_kptransfer"),
     MainResult("kpt-frozen-vs-transfer", "KPTransfer: frozen source weights against transfer learning", "04_kptransfer"),

@@ -25,7 +25,7 @@ def test_a_measured_claim_states_difference_interval_seeds_dataset_scale_verdict
                  "64×64, 2 stacks", "**confirmed**", "Over training: flat", "{doc}`03_pbn`"):
         assert part in first, part
     assert "(only this scale)" not in first
-    assert "Not yet measured at this profile: Overlapping groups (no record)" in text
+    assert "Not yet measured at this profile: Overlapping groups against the five MI groups (no record)" in text
 
 
 def test_no_measured_claim_says_so():
