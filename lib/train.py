@@ -184,6 +184,12 @@ class SweepProgress:
             left = max(self.deadline - elapsed, 0)
             return f"not started: about {need / 60:.1f} min, {left / 60:.1f} min left before the deadline"
 
+    def leave(self, exp: Experiment, why: str) -> None:
+        """``exp`` is not started (the deadline): it stays among the runs left, and says why."""
+        with self.lock:
+            self.not_started.append(f"{exp.name} {exp.data.dataset} seed {exp.seed}")
+            print(f"{exp.name} {exp.data.dataset} seed {exp.seed}: {why}", flush=True)
+
     def finished(self, exp: Experiment, outcome: str, wall_s: float | None) -> None:
         with self.lock:
             self.left.discard(id(exp))
@@ -215,8 +221,7 @@ def run_unit(unit: list[Experiment], args: argparse.Namespace,
         cached = not args.force and record_path(exp, args.results).exists()
         late = late or (None if cached or progress is None else progress.too_late(exp))
         if late:  # the rest of the unit too: a KPTransfer target must not train its source in-process
-            progress.not_started.append(f"{exp.name} {exp.data.dataset} seed {exp.seed}")
-            progress.finished(exp, late, None)
+            progress.leave(exp, late)
             continue
         in_child = args.parallel > 1 and not cached
         try:

@@ -5,6 +5,7 @@ import importlib.util
 import io
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -41,9 +42,9 @@ def test_unpack_adds_new_records_and_refuses_to_overwrite_or_escape(device_sweep
     monkeypatch.setattr(device_sweep, "ROOT", tmp_path)
     rec = "results/cpu/lspet/pbn-overlap-s1-0123abcd.json"
     archive = _archive(tmp_path / "records.tar.gz", [rec, rec.replace(".json", ".npz")])
-    device_sweep.unpack(type("Args", (), {"archive": archive}))
+    device_sweep.unpack(SimpleNamespace(archive=archive))
     assert (tmp_path / rec).read_text() == "{}"
     with pytest.raises(SystemExit, match="1 of its records exist already"):
-        device_sweep.unpack(type("Args", (), {"archive": _archive(tmp_path / "again.tar.gz", [rec])}))
+        device_sweep.unpack(SimpleNamespace(archive=_archive(tmp_path / "again.tar.gz", [rec])))
     with pytest.raises(SystemExit, match="only files under results/"):
-        device_sweep.unpack(type("Args", (), {"archive": _archive(tmp_path / "bad.tar.gz", ["results/../lib/x.py"])}))
+        device_sweep.unpack(SimpleNamespace(archive=_archive(tmp_path / "bad.tar.gz", ["results/../lib/x.py"])))

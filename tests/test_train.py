@@ -346,3 +346,4 @@ def test_a_unit_left_by_the_deadline_is_left_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(train_cli, "run_one", lambda exp, args: pytest.fail(f"{exp.name} started"))
     assert train_cli.run_unit([source, target], args, progress) == ([], [])
     assert progress.not_started == ["kpt/a-source synthetic seed 0", "kpt/a-transfer synthetic seed 0"]
+    assert len(progress.left) == 2  # still left: the time-to-the-end estimate keeps counting them
