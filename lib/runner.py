@@ -1,8 +1,8 @@
 """Run or reuse: an experiment's record if it exists, else train it and write one; sweeps of them.
 
 :func:`run_experiment` is what the command line calls; :func:`ensure_records` trains the runs a
-chapter needs that have no record (its ``train_missing``). A KPTransfer ``transfer`` or
-``frozen`` run first runs (or loads) its ``source`` with the same seed and starts from the
+chapter needs that have no record (its ``train_missing``, through :func:`chapter_training`). A
+KPTransfer ``transfer`` or ``frozen`` run first runs (or loads) its ``source`` with the same seed and starts from the
 source's final weights, kept in the source's run folder (``.cache/runs/<hash>/final.pt``).
 :func:`sweep_units` and :func:`chunk` cut a profile's sweep into slices for separate GPU
 sessions, keeping each KPTransfer split (source and its dependants) in one slice.
@@ -88,6 +88,20 @@ def ensure_records(experiments: Iterable[Experiment], opts: RunOptions = RunOpti
     for exp in todo:
         run_experiment(exp, opts, results_dir=results_dir, force=force)
     return todo
+
+
+def chapter_training(experiments: Iterable[Experiment], *, train_missing: bool, use_cache: bool, device: str,
+                     data_root: str | None, results_dir: str | Path | None) -> list[Experiment]:
+    """What a chapter's ``train_missing`` and ``use_cache`` parameters ask for, before it reads its records.
+
+    Nothing by default (read the committed records); ``train_missing`` trains the runs of
+    ``experiments`` without a record, ``use_cache = False`` retrains every one of them
+    (:func:`ensure_records`). Returns the runs trained.
+    """
+    if use_cache and not train_missing:
+        return []
+    opts = RunOptions(device=device, data_root=data_root, progress=False)
+    return ensure_records(experiments, opts, results_dir=results_dir, force=not use_cache)
 
 
 def make_record(exp: Experiment, result: TrainResult, opts: RunOptions) -> tuple[dict, dict[str, np.ndarray]]:

@@ -7,7 +7,7 @@ import pytest
 from lib.engine import RunOptions
 from lib.experiments import make_experiment
 from lib.results import find_record, record_path
-from lib.runner import ensure_records
+from lib.runner import chapter_training, ensure_records
 
 
 @pytest.mark.slow
@@ -23,3 +23,16 @@ def test_ensure_records_trains_what_has_no_record_sources_first(tmp_path):
     before = record_path(source, results).stat().st_mtime_ns
     assert [e.name for e in ensure_records([source], opts, results_dir=results, force=True)] == ["kpt/a-source"]
     assert record_path(source, results).stat().st_mtime_ns != before  # retrained: the record was rewritten
+
+
+@pytest.mark.slow
+def test_chapter_training_follows_the_chapter_parameters(tmp_path):
+    """A chapter's defaults train nothing; ``train_missing`` trains what has no record; ``use_cache = False`` all."""
+    exp = make_experiment("pbn/linear", "tiny", seed=11)  # a seed no other test trains: its run folder is its own
+    kw = dict(device="cpu", data_root=None, results_dir=tmp_path)
+    assert chapter_training([exp], train_missing=False, use_cache=True, **kw) == []
+    assert find_record(exp, tmp_path) is None  # the defaults only read records
+    assert chapter_training([exp], train_missing=True, use_cache=True, **kw) == [exp]
+    assert find_record(exp, tmp_path) is not None
+    assert chapter_training([exp], train_missing=True, use_cache=True, **kw) == []  # it has a record now
+    assert chapter_training([exp], train_missing=False, use_cache=False, **kw) == [exp]  # no cache: retrained
