@@ -230,6 +230,15 @@ def table6_pairs(profile: str) -> list[tuple[str, str]]:
     return rows
 
 
+def fusion_experiments(profile: str) -> list[str]:
+    """PBN Sec. 4.3's feature-fusion comparison: shared (the default) and specific fusion at the
+    ablations' size, and at the large size where ``profile``'s plan trains the large pair."""
+    names = ["pbn/mi5-d1-w64", "pbn/fusion-specific"]
+    if trains_large_pair(profile):
+        names += ["pbn/large-mi5", "pbn/large-fusion-specific"]
+    return names
+
+
 def table7(source: RecordSource, pairs: Sequence[tuple[str, str]] = (("pbn/large-deep", "Deep BS (large)"),
                                                                   ("pbn/large-mi5", "Ours (large)")),
            visibility: str = "invisible") -> pd.DataFrame:
