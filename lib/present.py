@@ -157,8 +157,11 @@ def provenance_markdown(source: RecordSource, names: Sequence[str]) -> str:
     prov = provenance(source, names)
     missing = source.missing(names)
     runs = int(prov["runs"].sum()) if len(prov) else 0
-    text = (f"**Records.** {runs} runs of {len(names)} experiments under {source.label()}, read from `results/"
-            f"{source.profile}/{source.dataset}/`")
+    planned = len(dict.fromkeys(names)) * len(source.seeds)
+    beyond = runs - (planned - len(missing))  # records at seeds beyond the profile's
+    text = (f"**Records.** {planned - len(missing)} of the {planned} runs ({len(dict.fromkeys(names))} experiments × "
+            f"{len(source.seeds)} seeds){f', and {beyond} more,' if beyond else ''} under {source.label()}, read from "
+            f"`results/{source.profile}/{source.dataset}/`")
     if len(prov):
         text += "; " + "; ".join(f"commit `{r.commit}` on {r.device} with torch {r.torch}, {r.dates}, "
                                  f"{r[-1]} min of training" for r in prov.itertuples(index=False))

@@ -319,7 +319,17 @@ def test_tables_from_records(results):
     assert ours.loc["best PBN (pbn/mi5-d2-w64, chosen on the other half)", "seeds"] == 2
     assert per["all"].loc[("paper: PBN Table 2", "PBN, 8 stacks, MPII val"), "test-time aug."] == "6 scales + flip"
     md = present.provenance_markdown(src, names)
-    assert "12 runs" in md and "Smoke records" in md and "0123456789" in md
+    assert "**Records.** 12 of the 12 runs (6 experiments × 2 seeds) under" in md
+    assert "Smoke records" in md and "0123456789" in md
+
+
+def test_provenance_counts_the_runs_planned_those_missing_and_those_beyond(results):
+    for seed in (0, 1, 2):
+        fake_record(results, "pbn/deep", seed, 0.5)
+    md = present.provenance_markdown(source(results), ["pbn/deep", "pbn/linear"])  # smoke: seeds 0, 1
+    assert md.startswith("**Records.** 2 of the 4 runs (2 experiments × 2 seeds), and 1 more, under profile")
+    assert "and 2 (records beyond the profile's seeds)" in md
+    assert "**Missing** (2): pbn/linear s0, pbn/linear s1" in md
 
 
 def test_best_pbn_is_chosen_on_other_people_than_it_is_reported_on(results):
