@@ -162,9 +162,11 @@ def provenance_markdown(source: RecordSource, names: Sequence[str]) -> str:
     text = (f"**Records.** {planned - len(missing)} of the {planned} runs ({len(dict.fromkeys(names))} experiments × "
             f"{len(source.seeds)} seeds){f', and {beyond} more,' if beyond else ''} under {source.label()}, read from "
             f"`results/{source.profile}/{source.dataset}/`")
-    if len(prov):
-        text += "; " + "; ".join(f"commit `{r.commit}` on {r.device} with torch {r.torch}, {r.dates}, "
-                                 f"{r[-1]} min of training" for r in prov.itertuples(index=False))
+    for (device, torch_version), by_commit in prov.sort_values("dates").groupby(["device", "torch"], sort=False):
+        commits = [f"`{r.commit}` ({r.dates}, {r[-1]} min{' of training' if i == 0 else ''})"
+                   for i, r in enumerate(by_commit.itertuples(index=False))]
+        text += f"; trained on {device} with torch {torch_version} at commit{'s' if len(commits) > 1 else ''} " + (
+            ", ".join(commits))
     text += "." if not missing else f". **Missing** ({len(missing)}): " + ", ".join(missing[:8]) + (
         " ..." if len(missing) > 8 else "") + " (shown as empty; their claims read `no record`)."
     if source.is_smoke:

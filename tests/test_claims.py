@@ -330,6 +330,7 @@ def test_provenance_counts_the_runs_planned_those_missing_and_those_beyond(resul
     assert md.startswith("**Records.** 2 of the 4 runs (2 experiments × 2 seeds), and 1 more, under profile")
     assert "and 2 (records beyond the profile's seeds)" in md
     assert "**Missing** (2): pbn/linear s0, pbn/linear s1" in md
+    assert md.count("trained on ") == 1 and md.count(" min of training)") == 1  # one device: said once
 
 
 def test_best_pbn_is_chosen_on_other_people_than_it_is_reported_on(results):
