@@ -23,6 +23,7 @@ from lib.data.preview import draw_skeleton
 from lib.evaluate import Evaluation, pck_metric, stored
 from lib.figures import Plot
 from lib.joints import TABLE_COLUMNS
+from lib.record_source import RecordSource
 from lib.results import Record
 
 #: Errors above this many normalisers count as this much when people are ranked (a joint lost
@@ -60,15 +61,33 @@ def compare(records: Sequence[Record | None], labels: Sequence[str] | None = Non
     return ps, [stored(r, ps, n) for r, n in zip(records, names)]
 
 
+def seed_records(source: RecordSource, names: Sequence[str]) -> tuple[int, list[Record | None]]:
+    """The first of ``source``'s seeds at which every one of ``names`` has a record, and those records;
+    without such a seed, the first seed and what it has (None where a run has no record).
+
+    A gallery compares runs of one seed, so that every panel shows the same people and each model's
+    first training run, not a seed picked for how it looks.
+    """
+    for seed in source.seeds:
+        records = [source.record(n, seed) for n in names]
+        if all(r is not None for r in records):
+            return seed, records
+    return source.seeds[0], [source.record(n, source.seeds[0]) for n in names]
+
+
 def compare_or_reason(records: Sequence[Record | None], labels: Sequence[str] | None = None,
-                      data_root: str | Path | None = None,
-                      cache_dir: str | Path | None = None) -> tuple[PoseSet | None, list[Evaluation], str]:
-    """:func:`compare`, or ``(None, [], why)`` when it cannot be drawn: no record, or the validation
-    people cannot be rebuilt here (no data root, a damaged file); the book says why instead of failing."""
+                      data_root: str | Path | None = None, cache_dir: str | Path | None = None, *,
+                      need_all: bool = False) -> tuple[PoseSet | None, list[Evaluation], str]:
+    """:func:`compare`, or ``(None, [], why)`` when it cannot be drawn: no record (with ``need_all``:
+    any run without one), or the validation people cannot be rebuilt here (no data root, a damaged
+    file); the book says why instead of failing."""
     from lib.errors import DataFileError
 
-    if not any(r is not None for r in records):
+    have = [r is not None for r in records]
+    if not any(have):
         return None, [], "No records of these runs under this profile yet."
+    if need_all and not all(have):
+        return None, [], "Not every compared run has a record at the same seed under this profile yet."
     try:
         ps, runs = compare(records, labels, data_root, cache_dir)
     except (OSError, DataFileError, ValueError) as e:

@@ -1,11 +1,15 @@
 """lib.gallery: failure gallery and per-joint error distributions rebuilt from records."""
 
+import copy
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from lib import evaluate as E
 from lib import gallery as G
 from lib.experiments import make_experiment
+from lib.results import Record
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +121,24 @@ def test_occlusion_contrast_without_differences():
     run = run_with(np.full((2, 2), 0.1))
     plot = G.occlusion_contrast(ps, run, run, k=2)
     assert len(plot.figure.axes) == 3 and "same on 0" in plot.figure._suptitle.get_text()
+
+
+def test_seed_records_take_the_first_seed_where_every_run_has_one():
+    have = {("a", 0): "a0", ("a", 1): "a1", ("b", 1): "b1", ("b", 2): "b2"}
+    src = SimpleNamespace(seeds=(0, 1, 2), record=lambda n, s: have.get((n, s)))
+    assert G.seed_records(src, ["a", "b"]) == (1, ["a1", "b1"])
+    assert G.seed_records(src, ["b", "c"]) == (0, [None, None])  # no common seed: the first, as it is
+
+
+@pytest.mark.slow
+def test_compare_or_reason_says_why_instead_of_failing(records, tmp_path):
+    recs, packs = records
+    assert G.compare_or_reason([None, None])[2] == "No records of these runs under this profile yet."
+    assert G.compare_or_reason([recs[0], None], cache_dir=packs)[2] == ""  # one run is enough by default
+    ps, runs, why = G.compare_or_reason([recs[0], None], cache_dir=packs, need_all=True)
+    assert (ps, runs) == (None, []) and "Not every compared run has a record" in why
+    lsp = Record(recs[0].path, copy.deepcopy(recs[0].data))
+    lsp.data["config"]["data"]["dataset"] = "lspet"  # real data that this data root does not hold
+    ps, runs, why = G.compare_or_reason([lsp], data_root=tmp_path, cache_dir=tmp_path / "packs")
+    assert (ps, runs) == (None, []) and why.startswith("The validation people cannot be rebuilt here")
+    assert "set POSE_DATA to draw them" in why
