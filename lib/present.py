@@ -157,9 +157,10 @@ def provenance_markdown(source: RecordSource, names: Sequence[str]) -> str:
     prov = provenance(source, names)
     missing = source.missing(names)
     runs = int(prov["runs"].sum()) if len(prov) else 0
-    planned = len(dict.fromkeys(names)) * len(source.seeds)
+    experiments = len(dict.fromkeys(names))
+    planned = experiments * len(source.seeds)
     beyond = runs - (planned - len(missing))  # records at seeds beyond the profile's
-    text = (f"**Records.** {planned - len(missing)} of the {planned} runs ({len(dict.fromkeys(names))} experiments × "
+    text = (f"**Records.** {planned - len(missing)} of the {planned} runs ({experiments} experiments × "
             f"{len(source.seeds)} seeds){f', and {beyond} more,' if beyond else ''} under {source.label()}, read from "
             f"`results/{source.profile}/{source.dataset}/`")
     for (device, torch_version), by_commit in prov.sort_values("dates").groupby(["device", "torch"], sort=False):

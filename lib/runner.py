@@ -2,8 +2,9 @@
 
 :func:`run_experiment` is what the command line calls; :func:`ensure_records` trains the runs a
 chapter needs that have no record (its ``train_missing``, through :func:`chapter_training`). A
-KPTransfer ``transfer`` or ``frozen`` run first runs (or loads) its ``source`` with the same seed and starts from the
-source's final weights, kept in the source's run folder (``.cache/runs/<hash>/final.pt``).
+KPTransfer ``transfer`` or ``frozen`` run first runs (or loads) its ``source`` with the same seed
+and starts from the source's final weights, kept in the source's run folder
+(``.cache/runs/<hash>/final.pt``).
 :func:`sweep_units` and :func:`chunk` cut a profile's sweep into slices for separate GPU
 sessions, keeping each KPTransfer split (source and its dependants) in one slice.
 """
