@@ -173,7 +173,8 @@ def per_joint_results(source: RecordSource, datasets: Sequence[str] | None = Non
     ``datasets``: None = ``source``'s dataset, its occlusion dataset, then synthetic and LSP Extended. Returns
     ``{"all": ..., "invisible": ...}``, each indexed by (dataset, model) with the paper's
     eight-stack row (Table 2 or 4; Table 3 for invisible joints) under its own key, every row
-    with its :data:`lib.present.SCALE`. The best variant is chosen on the even-numbered validation people
+    with its :data:`lib.present.SCALE`; a dataset without invisible joints has no block in
+    ``"invisible"``. The best variant is chosen on the even-numbered validation people
     (:func:`best_experiment`) and every row of ours is scored on the odd-numbered ones.
     """
     if datasets is None:
@@ -189,7 +190,10 @@ def per_joint_results(source: RecordSource, datasets: Sequence[str] | None = Non
                 continue
             names = list(dict.fromkeys([best, "pbn/linear", "pbn/deep"]))
             labels = [f"best PBN ({n}, chosen on the other half)" if n == best else n for n in names]
-            parts[f"ours: {ds}, odd-numbered val people"] = per_joint_table(src, names, vis, labels, people="report")
+            table = per_joint_table(src, names, vis, labels, people="report")
+            if not any(c in table.columns for c in LAYOUT):
+                continue  # no joint of this visibility (LSP Extended annotates visible joints only)
+            parts[f"ours: {ds}, odd-numbered val people"] = table
             key = paper_layout_key(ds, vis)
             parts.setdefault(f"paper: {key}", PAPER_TABLES[key].assign(**PAPER_SCALE[key]))
         if not any(k.startswith("ours") for k in parts):
