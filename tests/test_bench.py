@@ -74,3 +74,19 @@ def test_the_performance_page_quotes_the_cpu_ceiling_file():
                    f"linear baseline {100 * linear['fraction_of_ceiling']:.0f}%",
                    f"`book` model {100 * book['fraction_of_ceiling']:.0f}%"):
         assert quoted in text, quoted
+
+
+def test_the_performance_page_quotes_the_avx2_layouts_file():
+    """book/performance.md's core-sharing numbers for the AVX2-only CPU are the committed file's, rounded."""
+    import json
+
+    from lib.provenance import REPO_ROOT
+
+    name = "results/bench/cpu-layouts-fp32-avx2-2026-12-07.json"
+    rows = {(r["model"], r["processes"]): r for r in json.loads((REPO_ROOT / name).read_text())["layouts"]}
+    linear, pbn = rows[("cpu: 2-stack linear 64x64", 2)], rows[("cpu: 2-stack PBN 64x64", 2)]
+    text = " ".join((REPO_ROOT / "book" / "performance.md").read_text().split())
+    for quoted in (f"gives ×{linear['ratio']:.2f} and ×{pbn['ratio']:.2f}",
+                   f"trains at {pbn['images_per_s']:.1f} images/s in all as two processes ({pbn['images_per_s'] / 2:.1f} each), "
+                   f"{rows[('cpu: 2-stack PBN 64x64', 1)]['images_per_s']:.1f} as one (`{name}`)"):
+        assert quoted in text, quoted
