@@ -151,6 +151,11 @@ def run_in_child(exp: Experiment, args: argparse.Namespace) -> dict:
     return json.loads(last)
 
 
+def run_label(exp: Experiment) -> str:
+    """``pbn/deep lspet seed 3``: one run of a sweep, as its progress lines name it."""
+    return f"{exp.name} {exp.data.dataset} seed {exp.seed}"
+
+
 class SweepProgress:
     """One line per finished run: position, the time (UTC), runs left, and the estimated time to the end.
 
@@ -187,8 +192,8 @@ class SweepProgress:
     def leave(self, exp: Experiment, why: str) -> None:
         """``exp`` is not started (the deadline): it stays among the runs left, and says why."""
         with self.lock:
-            self.not_started.append(f"{exp.name} {exp.data.dataset} seed {exp.seed}")
-            print(f"{exp.name} {exp.data.dataset} seed {exp.seed}: {why}", flush=True)
+            self.not_started.append(run_label(exp))
+            print(f"{run_label(exp)}: {why}", flush=True)
 
     def finished(self, exp: Experiment, outcome: str, wall_s: float | None) -> None:
         with self.lock:
@@ -204,7 +209,7 @@ class SweepProgress:
             else:
                 when = "no run trained yet to time"
             now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-            print(f"[{done}/{self.total}] {now} {exp.name} {exp.data.dataset} seed {exp.seed}: {outcome}; "
+            print(f"[{done}/{self.total}] {now} {run_label(exp)}: {outcome}; "
                   f"{len(self.left)} run{'s' * (len(self.left) != 1)} left, {when}", flush=True)
 
 
