@@ -46,7 +46,7 @@ MAIN_RESULTS: tuple[MainResult, ...] = (
     MainResult("pbn-overlap", "Overlapping groups against the five MI groups", "03_pbn"),
     MainResult("pbn-groups-2-5", "Number of groups: five against two", "03_pbn"),
     MainResult("pbn-groups-more", "Number of groups: more (8, 16) against five", "03_pbn"),
-    MainResult("pbn-fusion-3", "Shared against specific feature fusion (three stacks)", "03_pbn"),
+    MainResult("pbn-fusion-3", "Shared against specific feature fusion (the paper's three-stack comparison)", "03_pbn"),
     MainResult("pbn-negative-transfer-upper",
                "Negative transfer: the hourglass trained without the ankles against the plain one (upper body)",
                "03_pbn"),
