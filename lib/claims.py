@@ -30,7 +30,7 @@ import pandas as pd
 
 from lib import joints as J
 from lib.experiments import Experiment, make_experiment
-from lib.paper import CLAIMS_BY_ID, CONVERGENCE_MARGIN, NO_DIFFERENCE_MARGIN, Claim, profile_claims
+from lib.paper import CLAIMS_BY_ID, CONVERGENCE_MARGIN, NO_DIFFERENCE_MARGIN, Claim, paper_differences, profile_claims
 from lib.record_source import NotApplicable, RecordSource
 from lib.stats import MIN_SEEDS, NO_INTERVAL, Interval
 from lib.verdicts import (FLOOR_PCK, LEVEL, VERDICTS, aggregate, aggregate_measured, base_verdict, comparison_verdict,
@@ -109,6 +109,27 @@ def comparison_rows(source: RecordSource, claims: Sequence[Claim] | None = None)
                            note=epoch_cap_note(src.runs(comp.a) + src.runs(comp.b)) if comp.metric == "pck" else "")
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def differences_table(rows: pd.DataFrame, claims: Sequence[Claim]) -> pd.DataFrame:
+    """The comparisons of ``claims`` as a chapter section shows them under its means: A − B with its
+    95% interval, the seeds, the verdict, and the paper's A − B where its text gives one
+    (:func:`lib.paper.paper_differences`).
+
+    ``rows``: :func:`comparison_rows` output; claims without rows there (not tested under this
+    profile) are left out. Indexed by claim id and comparison.
+    """
+    out = {}
+    for claim in claims:
+        sub = rows[rows["claim"] == claim.id]
+        for (_, r), paper in zip(sub.iterrows(), paper_differences(claim)):
+            diff = Interval(float(r["estimate"]), float(r["low"]), float(r["high"]), LEVEL, r["method"], 0)
+            out[(claim.id, r["comparison"])] = {
+                "measured on": "final training loss" if r["metric"] == "train_loss" else r["joints"],
+                "ours: A − B [95% CI]": "" if math.isnan(diff.estimate) else format_interval(diff, r["metric"]),
+                "seeds": r["seeds"], "verdict": r["verdict"],
+                "paper: A − B": "–" if paper is None else fmt(paper, r["metric"])}
+    return pd.DataFrame.from_dict(out, orient="index")
 
 
 def comparison_datasets(source: RecordSource, rows: pd.DataFrame) -> pd.Series:

@@ -15,6 +15,7 @@ more than ``margin``: "retains the accuracy").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -449,3 +450,28 @@ def experiments_of(claims: Sequence[Claim] = CLAIMS, data: str | None = None) ->
     that source (``main`` or ``occlusion``, :attr:`Claim.data`)."""
     return list(dict.fromkeys(n for c in claims if data is None or c.data == data
                               for x in c.comparisons for n in (x.a, x.b)))
+
+
+_SIGNED = re.compile(r"(?<![\w.])([+−-]\d+\.\d+)")
+_VERSUS = re.compile(r"(\d+(?:\.\d+)?(?:e[+−-]?\d+)?)\s*vs\.?\s*(\d+(?:\.\d+)?(?:e[+−-]?\d+)?)")
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-"))
+
+
+def paper_differences(claim: Claim) -> list[float | None]:
+    """The paper's A − B for each comparison of ``claim``, read from :attr:`Claim.paper_says` (None where it gives none).
+
+    Signed numbers (``+0.30``, ``−16.4, −15.0, ...``) when there is one per comparison; else
+    ``X vs Y`` for a single comparison (``84.2 vs 83.9`` → +0.3).
+    """
+    k = len(claim.comparisons)
+    signs = _SIGNED.findall(claim.paper_says)
+    if len(signs) == k:
+        return [_number(s) for s in signs]
+    versus = _VERSUS.findall(claim.paper_says)
+    if k == 1 and len(versus) == 1:
+        a, b = versus[0]
+        return [_number(a) - _number(b)]
+    return [None] * k

@@ -7,7 +7,7 @@ For the ``records`` claims of :mod:`lib.paper`, read from the same records the c
 slope, sign-holding epoch, and the answer at a quarter and half of training: :mod:`lib.trends`),
 :func:`stability_text` (that answer in words), :func:`over_training_column` (the claims table's
 ``over training`` column) and :func:`lib.figures.gap_panels` (one small panel per comparison, the
-paper's own A − B drawn beside ours: :func:`paper_differences`).
+paper's own A − B drawn beside ours: :func:`lib.paper.paper_differences`).
 
 The claims table measures KPTransfer at each run's selected (best) epoch, so its estimate can
 differ from the last epoch's gap: :func:`trace_claims` takes the table's estimate as the final
@@ -17,14 +17,13 @@ sign when the traced column is exact.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import pandas as pd
 
 from lib.gap_curves import GapCurve, NoHistory, gap_over_training
-from lib.paper import Claim, Comparison, profile_claims
+from lib.paper import Claim, Comparison, paper_differences, profile_claims
 from lib.record_source import RecordSource
 from lib.stats import interval_text
 from lib.trends import classify_trend, snapshot
@@ -33,31 +32,6 @@ from lib.verdicts import format_interval
 
 #: Fractions of training at which :func:`trend_table` asks whether the answer was already clear.
 FRACTIONS = (0.25, 0.5)
-
-
-_SIGNED = re.compile(r"(?<![\w.])([+−-]\d+\.\d+)")
-_VERSUS = re.compile(r"(\d+(?:\.\d+)?(?:e[+−-]?\d+)?)\s*vs\.?\s*(\d+(?:\.\d+)?(?:e[+−-]?\d+)?)")
-
-
-def _number(text: str) -> float:
-    return float(text.replace("−", "-"))
-
-
-def paper_differences(claim: Claim) -> list[float | None]:
-    """The paper's A − B for each comparison of ``claim``, read from :attr:`Claim.paper_says` (None where it gives none).
-
-    Signed numbers (``+0.30``, ``−16.4, −15.0, ...``) when there is one per comparison; else
-    ``X vs Y`` for a single comparison (``84.2 vs 83.9`` → +0.3).
-    """
-    k = len(claim.comparisons)
-    signed = _SIGNED.findall(claim.paper_says)
-    if len(signed) == k:
-        return [_number(s) for s in signed]
-    versus = _VERSUS.findall(claim.paper_says)
-    if k == 1 and len(versus) == 1:
-        a, b = versus[0]
-        return [_number(a) - _number(b)]
-    return [None] * k
 
 
 _SKIPPED = ["claim", "comparison", "family", "reason"]

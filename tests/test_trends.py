@@ -234,14 +234,14 @@ def test_a_missing_side_is_a_lookup_error(results):
 
 def test_paper_differences_are_read_from_the_claims():
     by_id = P.CLAIMS_BY_ID
-    assert TT.paper_differences(by_id["kpt-c-wrist"]) == [pytest.approx(1.1)]
-    assert TT.paper_differences(by_id["kpt-a-average"]) == [0.0]
-    assert TT.paper_differences(by_id["pbn-negative-transfer-lower"]) == [pytest.approx(-0.45)]
-    assert TT.paper_differences(by_id["kpt-frozen-vs-transfer"]) == [-16.4, -15.0, -8.8, -2.5]
-    assert TT.paper_differences(by_id["pbn-table7"]) == [2.02, 1.85, 1.91]
-    assert TT.paper_differences(by_id["pbn-fusion-3-loss"]) == [pytest.approx(-0.04e-3)]
-    assert TT.paper_differences(by_id["pbn-vs-linear"]) == [None]
-    assert TT.paper_differences(by_id["pbn-depth-2"]) == [None] * 4
+    assert P.paper_differences(by_id["kpt-c-wrist"]) == [pytest.approx(1.1)]
+    assert P.paper_differences(by_id["kpt-a-average"]) == [0.0]
+    assert P.paper_differences(by_id["pbn-negative-transfer-lower"]) == [pytest.approx(-0.45)]
+    assert P.paper_differences(by_id["kpt-frozen-vs-transfer"]) == [-16.4, -15.0, -8.8, -2.5]
+    assert P.paper_differences(by_id["pbn-table7"]) == [2.02, 1.85, 1.91]
+    assert P.paper_differences(by_id["pbn-fusion-3-loss"]) == [pytest.approx(-0.04e-3)]
+    assert P.paper_differences(by_id["pbn-vs-linear"]) == [None]
+    assert P.paper_differences(by_id["pbn-depth-2"]) == [None] * 4
 
 
 def test_claims_are_traced_or_skipped_with_a_reason(results):
