@@ -111,24 +111,27 @@ def comparison_rows(source: RecordSource, claims: Sequence[Claim] | None = None)
     return pd.DataFrame(rows)
 
 
-def differences_table(rows: pd.DataFrame, claims: Sequence[Claim]) -> pd.DataFrame:
+def differences_table(rows: pd.DataFrame, claims: Sequence[Claim], *, measured_only: bool = False) -> pd.DataFrame:
     """The comparisons of ``claims`` as a chapter section shows them under its means: A − B with its
-    95% interval, the seeds, the verdict, and the paper's A − B where its text gives one
-    (:func:`lib.paper.paper_differences`).
+    95% interval, the seeds and the verdict, beside the paper: its A − B where its text gives one
+    (:func:`lib.paper.paper_differences`), else the direction it claims (``A < B``).
 
     ``rows``: :func:`comparison_rows` output; claims without rows there (not tested under this
-    profile) are left out. Indexed by claim id and comparison.
+    profile) are left out, and with ``measured_only`` so are comparisons without records. Indexed
+    by claim id and comparison.
     """
     out = {}
     for claim in claims:
         sub = rows[rows["claim"] == claim.id]
         for (_, r), paper in zip(sub.iterrows(), paper_differences(claim)):
+            if measured_only and math.isnan(r["estimate"]):
+                continue
             diff = Interval(float(r["estimate"]), float(r["low"]), float(r["high"]), LEVEL, r["method"], 0)
             out[(claim.id, r["comparison"])] = {
                 "measured on": "final training loss" if r["metric"] == "train_loss" else r["joints"],
                 "ours: A − B [95% CI]": "" if math.isnan(diff.estimate) else format_interval(diff, r["metric"]),
                 "seeds": r["seeds"], "verdict": r["verdict"],
-                "paper: A − B": "–" if paper is None else fmt(paper, r["metric"])}
+                "the paper": claim.direction if paper is None else fmt(paper, r["metric"])}
     return pd.DataFrame.from_dict(out, orient="index")
 
 

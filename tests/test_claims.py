@@ -248,13 +248,19 @@ def test_negative_transfer_compares_on_joints_both_runs_predict(results):
     # the chapter's section shows each difference beside the paper's (+0.30 upper, −0.45 lower)
     table = C.differences_table(rows, [*claims, paper.CLAIMS_BY_ID["pbn-fusion-8"]])  # no rows: left out
     assert list(table.index.get_level_values(0)) == ["pbn-negative-transfer-upper", "pbn-negative-transfer-lower"]
-    assert table["paper: A − B"].tolist() == ["+0.30", "−0.45"]
+    assert table["the paper"].tolist() == ["+0.30", "−0.45"]
     assert table["verdict"].tolist() == ["confirmed", "not confirmed"]
     assert table["measured on"].tolist() == ["upper body", "lower body without ankles"]
     up = rows.iloc[0]
     assert table.iloc[0]["ours: A − B [95% CI]"] == V.format_interval(
         Interval(up["estimate"], up["low"], up["high"], 0.95, up["method"], 0))
     assert table.iloc[0]["ours: A − B [95% CI]"].startswith("+") and "[" in table.iloc[0]["ours: A − B [95% CI]"]
+    # words only in the paper: its direction; a comparison without records is a row unless measured_only
+    overlap = [paper.CLAIMS_BY_ID["pbn-overlap"]]
+    none = C.differences_table(C.comparison_rows(src, overlap), overlap)
+    assert none.iloc[0]["the paper"] == "A ≤ B" and none.iloc[0]["verdict"] == "no record"
+    assert none.iloc[0]["ours: A − B [95% CI]"] == ""
+    assert C.differences_table(C.comparison_rows(src, overlap), overlap, measured_only=True).empty
 
 
 def test_training_loss_and_convergence_use_per_seed_differences(results):
@@ -268,7 +274,7 @@ def test_training_loss_and_convergence_use_per_seed_differences(results):
     assert rows["verdict"].tolist() == ["confirmed", "confirmed"]
     assert rows.loc[0, "method"] == "t over seeds" and rows.loc[0, "seeds"] == "0-2 (paired)"
     loss = C.differences_table(rows, [paper.CLAIMS_BY_ID["pbn-fusion-3-loss"]]).iloc[0]
-    assert loss["measured on"] == "final training loss" and loss["paper: A − B"] == "−4.00e−05"
+    assert loss["measured on"] == "final training loss" and loss["the paper"] == "−4.00e−05"
     # convergence compares the epochs both runs have: the first three
     assert rows.loc[1, "estimate"] == pytest.approx(np.mean([(30 + s + 40 + 45) / 3 - (10 + 20 + s + 30) / 3
                                                               for s in range(3)]))

@@ -64,3 +64,9 @@ def test_a_verdict_on_runs_at_the_epoch_cap_says_so_in_its_cell():
     assert cells["verdict"].iloc[0].endswith(f'<div class="claim-ref">{present.EPOCH_CAP_SHORT}</div>')
     assert present.EPOCH_CAP_SHORT not in cells["verdict"].iloc[1]
     assert present.EPOCH_CAP_SHORT not in present.claim_cells(CLAIMS)["verdict"].iloc[0]
+
+
+def test_show_escapes_text_cells():
+    """A claim's direction ``A < B`` is text in the book's tables, not the start of a tag."""
+    page = present.show(pd.DataFrame({"the paper": ["A < B"], "seeds": [3]})).to_html()
+    assert "A &lt; B" in page and "A < B" not in page
