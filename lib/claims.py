@@ -71,10 +71,10 @@ def claim_scales(claim: Claim, source: RecordSource | None) -> tuple[str, str]:
 
 
 def comparison_rows(source: RecordSource, claims: Sequence[Claim] | None = None) -> pd.DataFrame:
-    """One row per comparison of the ``records`` claims: A, B, joints, A − B with its interval, seeds, verdict.
+    """One row per comparison of the ``records`` claims: A, B, dataset, joints, A − B with its interval, seeds, verdict.
 
     ``claims``: None = :func:`profile_claims` of the source's profile. Each claim is read from
-    :meth:`lib.record_source.RecordSource.for_claim` (:func:`comparison_datasets` says which).
+    :meth:`lib.record_source.RecordSource.for_claim`, whose dataset the row names.
     ``seeds`` names the seeds each side rests on (``0-2 vs 0-1``); ``reason`` the interval and any
     rule that decided the verdict (too few seeds, the floor, Bonferroni); ``note`` what the verdict
     cannot see, today runs that stopped at the epoch cap without converging
@@ -90,7 +90,7 @@ def comparison_rows(source: RecordSource, claims: Sequence[Claim] | None = None)
         for comp in claim.comparisons:
             missing = src.missing([comp.a, comp.b])
             row = {"claim": claim.id, "comparison": comp.label or f"{comp.a} − {comp.b}", "A": comp.a, "B": comp.b,
-                   "joints": comp.selection.label, "metric": comp.metric, "direction": claim.direction,
+                   "dataset": src.dataset, "joints": comp.selection.label, "metric": comp.metric, "direction": claim.direction,
                    "estimate": math.nan, "low": math.nan, "high": math.nan, "seeds": "", "method": "",
                    "verdict": "", "reason": "", "missing": ", ".join(missing), "note": ""}
             try:
@@ -111,14 +111,16 @@ def comparison_rows(source: RecordSource, claims: Sequence[Claim] | None = None)
     return pd.DataFrame(rows)
 
 
-def differences_table(rows: pd.DataFrame, claims: Sequence[Claim], *, measured_only: bool = False) -> pd.DataFrame:
+def differences_table(rows: pd.DataFrame, claims: Sequence[Claim], *, measured_only: bool = False,
+                      dataset: bool = False) -> pd.DataFrame:
     """The comparisons of ``claims`` as a chapter section shows them under its means: A − B with its
     95% interval, the seeds and the verdict, beside the paper: its A − B where its text gives one
     (:func:`lib.paper.paper_differences`), else the direction it claims (``A < B``).
 
     ``rows``: :func:`comparison_rows` output; claims without rows there (not tested under this
-    profile) are left out, and with ``measured_only`` so are comparisons without records. Indexed
-    by claim id and comparison.
+    profile) are left out, and with ``measured_only`` so are comparisons without records; with
+    ``dataset``, a column says which dataset each row was measured on. Indexed by claim id and
+    comparison; a labelled comparison (``W=64``, ``Wri.``) names its two experiments after the label.
     """
     out = {}
     for claim in claims:
@@ -126,8 +128,10 @@ def differences_table(rows: pd.DataFrame, claims: Sequence[Claim], *, measured_o
         for (_, r), paper in zip(sub.iterrows(), paper_differences(claim)):
             if measured_only and math.isnan(r["estimate"]):
                 continue
+            pair = f"{r['A']} − {r['B']}"
             diff = Interval(float(r["estimate"]), float(r["low"]), float(r["high"]), LEVEL, r["method"], 0)
-            out[(claim.id, r["comparison"])] = {
+            out[(claim.id, r["comparison"] if r["comparison"] == pair else f"{r['comparison']}: {pair}")] = {
+                **({"dataset": r["dataset"]} if dataset else {}),
                 "measured on": "final training loss" if r["metric"] == "train_loss" else r["joints"],
                 "ours: A − B [95% CI]": "" if math.isnan(diff.estimate) else format_interval(diff, r["metric"]),
                 "seeds": r["seeds"], "verdict": r["verdict"],
@@ -135,10 +139,11 @@ def differences_table(rows: pd.DataFrame, claims: Sequence[Claim], *, measured_o
     return pd.DataFrame.from_dict(out, orient="index")
 
 
-def comparison_datasets(source: RecordSource, rows: pd.DataFrame) -> pd.Series:
-    """The dataset each row of :func:`comparison_rows` was read from
-    (:meth:`lib.record_source.RecordSource.for_claim`)."""
-    return rows["claim"].map(lambda cid: source.for_claim(CLAIMS_BY_ID[cid]).dataset).rename("dataset")
+def comparisons_table(rows: pd.DataFrame, claims: Sequence[Claim]) -> pd.DataFrame:
+    """Every comparison of ``claims``, with or without records, as a chapter's closing table shows it
+    (:func:`lib.present.style_verdicts`): :func:`differences_table` with the dataset of each row and
+    the claim and comparison as columns."""
+    return differences_table(rows, claims, dataset=True).reset_index(names=["claim", "comparison"])
 
 
 def _missing_text(rows: pd.DataFrame, limit: int = 4, dataset: str = "") -> str:

@@ -263,6 +263,22 @@ def test_negative_transfer_compares_on_joints_both_runs_predict(results):
     assert C.differences_table(C.comparison_rows(src, overlap), overlap, measured_only=True).empty
 
 
+def test_comparisons_table_names_each_pair_and_its_dataset(results):
+    for s in (0, 1, 2):
+        fake_record(results, "pbn/mi5-d1-w64", s, 0.6)
+        fake_record(results, "pbn/body-d1-w64", s, 0.5)
+    src = source(results, seeds=(0, 1, 2))
+    claim = paper.CLAIMS_BY_ID["pbn-stat-vs-body"]
+    table = C.comparisons_table(C.comparison_rows(src, [claim]), [claim])
+    assert list(table.columns) == ["claim", "comparison", "dataset", "measured on", "ours: A − B [95% CI]", "seeds",
+                                   "verdict", "the paper"]
+    # a labelled comparison (one per width) names its two experiments; widths without records stay as rows
+    assert table["comparison"].tolist() == [f"W={w}: pbn/mi5-d1-w{w} − pbn/body-d1-w{w}"
+                                            for w in (32, 64, 128, 256)]
+    assert table["verdict"].tolist() == ["no record", "confirmed", "no record", "no record"]
+    assert set(table["dataset"]) == {src.dataset} and table.loc[1, "ours: A − B [95% CI]"].startswith("+")
+
+
 def test_training_loss_and_convergence_use_per_seed_differences(results):
     for s, (la, lb) in enumerate([(1.0e-3, 2.0e-3), (1.1e-3, 2.2e-3), (0.9e-3, 2.1e-3)]):
         fake_record(results, "pbn/mi5-d1-w64", s, 0.5, train_loss=la)
@@ -436,9 +452,9 @@ def test_occlusion_claims_read_the_occlusion_dataset(results):
     claims = paper.profile_claims("cpu", [paper.CLAIMS_BY_ID[i] for i in ("pbn-occluded", "pbn-table6-invisible", "pbn-fig7",
                                                                    "pbn-table6-visible", "pbn-vs-deep")])
     rows = C.comparison_rows(src, claims)
-    assert list(rows.columns) == ["claim", "comparison", "A", "B", "joints", "metric", "direction", "estimate", "low",
-                                  "high", "seeds", "method", "verdict", "reason", "missing", "note"]  # as chapter 04 expects
-    assert rows.assign(dataset=C.comparison_datasets(src, rows)).set_index("claim")["dataset"].to_dict() == {
+    assert list(rows.columns) == ["claim", "comparison", "A", "B", "dataset", "joints", "metric", "direction", "estimate",
+                                  "low", "high", "seeds", "method", "verdict", "reason", "missing", "note"]
+    assert rows.set_index("claim")["dataset"].to_dict() == {
         "pbn-occluded": "synthetic-mpii", "pbn-table6-invisible": "synthetic-mpii", "pbn-fig7": "synthetic-mpii",
         "pbn-table6-visible": "synthetic-mpii", "pbn-vs-deep": "lspet"}
     table = C.claim_table(src, claims).set_index("id")
