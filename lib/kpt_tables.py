@@ -16,7 +16,7 @@ from lib.experiments import kpt_subsets
 from lib.paper import KPT_PAPER_TABLE, MEAN, PAPER_TABLES, Comparison
 from lib.paper import column as paper_column
 from lib.present import beside_paper, ci_text, present_mean, scale
-from lib.record_source import RecordSource
+from lib.record_source import RecordSource, seeds_text
 from lib.stats import signed
 from lib.verdicts import measure_comparison
 
@@ -130,7 +130,7 @@ def epochs_to_fraction(curves: pd.DataFrame, fraction: float = 0.9) -> pd.DataFr
     per_run = pd.DataFrame(rows)
     out = per_run.groupby(["split", "role"], sort=False).agg(
         mean=("epoch", "mean"), min=("epoch", "min"), max=("epoch", "max"),
-        seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s)))).reset_index()
+        seeds=("seed", seeds_text)).reset_index()
     return out.rename(columns={"mean": cols[2]})[cols]
 
 

@@ -293,10 +293,13 @@ def _count(v: object) -> str:
 def show(table: pd.DataFrame, precision: int = 2):
     """A table for the book: fixed decimals, counts as integers, missing values as an en dash, the theme's look.
 
-    Text cells are escaped HTML (a direction such as ``A < B`` is text, not markup).
+    Text cells are escaped HTML (a direction such as ``A < B`` is text, not markup). A default
+    index (0, 1, 2, ... without a name) says nothing to a reader and is hidden.
     """
     uuid = "r" + hashlib.sha1((table.to_json() + str(list(table.columns))).encode()).hexdigest()[:8]
     styler = table.style.set_uuid(uuid).format(precision=precision, na_rep="–", escape="html")
+    if isinstance(table.index, pd.RangeIndex) and table.index.name is None:
+        styler = styler.hide(axis="index")
     counts = [c for c in table.columns if c in _COUNTS]
     if counts:
         styler = styler.format(_count, subset=counts, na_rep="–", escape="html")

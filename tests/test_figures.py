@@ -205,7 +205,7 @@ def test_epochs_to_fraction_of_best_per_run_then_over_seeds():
         "epoch": [1, 2, 1, 2, 1, 2, 3, 4], "val_Mean": [50.0, 52.0, 40.0, 60.0, 10.0, 30.0, 45.0, 47.0]})
     out = epochs_to_fraction(curves, 0.9).set_index("role")
     # transfer: seed 0 reaches 90% of 52 at epoch 1, seed 1 (90% of 60 = 54) at epoch 2; random: 42.3 at epoch 3
-    assert out.loc["transfer", "epoch to 90% of best"] == 1.5 and out.loc["transfer", "seeds"] == "0,1"
+    assert out.loc["transfer", "epoch to 90% of best"] == 1.5 and out.loc["transfer", "seeds"] == "0, 1"
     assert (out.loc["transfer", "min"], out.loc["transfer", "max"]) == (1, 2)
     assert out.loc["random", "epoch to 90% of best"] == 3
     assert epochs_to_fraction(curves.iloc[:0]).empty

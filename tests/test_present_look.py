@@ -70,3 +70,11 @@ def test_show_escapes_text_cells():
     """A claim's direction ``A < B`` is text in the book's tables, not the start of a tag."""
     page = present.show(pd.DataFrame({"the paper": ["A < B"], "seeds": [3]})).to_html()
     assert "A &lt; B" in page and "A < B" not in page
+
+
+def test_show_hides_a_default_index_but_keeps_a_meaningful_one():
+    """0, 1, 2 beside a table's rows is noise; an index of names (experiments, splits) is its first column."""
+    rows = pd.DataFrame({"experiment": ["pbn/deep", "pbn/linear"], "Mean": [43.0, 42.0]})
+    assert 'class="row_heading' not in present.show(rows).to_html()
+    named = present.show(rows.set_index("experiment")).to_html()
+    assert 'class="row_heading' in named and "pbn/deep</th>" in named
