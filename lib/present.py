@@ -303,6 +303,8 @@ def show(table: pd.DataFrame, precision: int = 2):
     counts = [c for c in table.columns if c in _COUNTS]
     if counts:
         styler = styler.format(_count, subset=counts, na_rep="–", escape="html")
+    if "lr" in table.columns:  # 1e-4 at three decimals would read 0.000
+        styler = styler.format("{:g}", subset=["lr"], na_rep="–")
     return styler.set_table_attributes('class="dataframe"')
 
 

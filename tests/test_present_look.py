@@ -78,3 +78,8 @@ def test_show_hides_a_default_index_but_keeps_a_meaningful_one():
     assert 'class="row_heading' not in present.show(rows).to_html()
     named = present.show(rows.set_index("experiment")).to_html()
     assert 'class="row_heading' in named and "pbn/deep</th>" in named
+
+
+def test_show_keeps_a_learning_rate_readable_at_any_precision():
+    page = present.show(pd.DataFrame({"lr": [1e-3, 1e-4, 1e-5], "Mean": [40.0, 41.0, 42.0]}), precision=3).to_html()
+    assert ">0.0001<" in page and ">1e-05<" in page and ">0.000<" not in page
