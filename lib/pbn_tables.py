@@ -25,7 +25,7 @@ from lib.metrics import visibility_tables
 from lib.paper import HARD, PAPER_SCALE, PAPER_TABLES, Comparison, Selection, trains_large_pair
 from lib.present import SCALE, ci_text, present_mean, scale
 from lib.record_source import RecordSource, common_joints, has_invisible_joints, seeds_text, selected_hits
-from lib.stats import config_mean, pooled_pck
+from lib.stats import config_mean, pooled_pck, signed
 from lib.verdicts import measure_comparison
 
 
@@ -280,7 +280,7 @@ def occlusion_table(source: RecordSource, pbn: tuple[str, str] = ("pbn/mi5-d1-w6
     """PCK on visible, self-occluded and other-occluded joints (PBN abstract, Table 6, Fig. 7), PBN against baselines.
 
     One row per model (seed-mean pooled PCK with :func:`lib.stats.config_mean`'s 95% interval) and
-    one per difference PBN − baseline (:func:`lib.stats.config_diff` on the same masked joints, via
+    one per difference PBN − baseline, signed (:func:`lib.stats.config_diff` on the same masked joints, via
     :func:`lib.verdicts.measure_comparison`: Welch t over seeds plus the shared image variance). The
     columns name how many joints each category holds in one run. A cell without a record says
     ``no record``; with one seed, ``one seed: no interval``; a record without occlusion labels,
@@ -314,7 +314,7 @@ def occlusion_table(source: RecordSource, pbn: tuple[str, str] = ("pbn/mi5-d1-w6
                 row[heads[col]] = math.nan
                 row[f"{col} 95% CI"] = "no occlusion labels" if "occlusion" in str(e) else "not measurable"
                 continue
-            row[heads[col]] = round(m.diff.estimate, 2)
+            row[heads[col]] = signed(m.diff.estimate)  # a difference reads +1.23 / −0.49, as its interval
             row[f"{col} 95% CI"] = ci_text(m.diff.low, m.diff.high, m.fewest_seeds, signed=True)
             row["seeds"] = m.seeds()
         row.setdefault("seeds", "")
