@@ -207,7 +207,7 @@ PROFILES: dict[str, Profile] = {
 #: Why the ``cpu`` profile is what it is: every departure from the papers, and its reason.
 CPU_PROFILE_NOTES = """\
 The `cpu` profile answers the papers' questions at a scale that two CPU cores train in under an
-hour per run with bf16 autocast and channels-last (`lib.hardware`), and in up to about two hours
+hour per run with bf16 autocast and channels-last (`lib.hardware`), and in up to about two and a half hours
 in fp32 on CPUs without native bf16 (two runs side by side, one core each), on LSP Extended's
 real photos (9,000 training, 1,000 validation people; PCK@0.2) and on `synthetic-mpii` (MPII's
 training poses rendered with self- and other-occlusion labels; 9,000 training and 1,000

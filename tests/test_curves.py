@@ -124,7 +124,7 @@ def test_cost_summary_groups_runs_by_paper_precision_and_threads(tiny_record):
 
 def test_the_minutes_the_book_quotes_for_a_cpu_run_hold_for_the_committed_records():
     """The intro, the reproducibility page and ``CPU_PROFILE_NOTES`` say: under an hour per run in bf16, up to
-    about two hours in fp32 (two runs side by side). Committed records must not contradict that."""
+    about two and a half hours in fp32 (two runs side by side). Committed records must not contradict that."""
     from lib.experiments import CPU_PROFILE_NOTES
     from lib.results import iter_records
 
@@ -138,5 +138,5 @@ def test_the_minutes_the_book_quotes_for_a_cpu_run_hold_for_the_committed_record
                                                           for p in ("book/reproducibility.md", "notebooks/00_intro.ipynb")}}
     for page, text in pages.items():
         text = " ".join(text.replace('\\n",', " ").replace('"', " ").split())  # notebook JSON lines as prose
-        assert "under an hour" in text and "about two hours" in text and "half an hour" not in text, page
-    assert most.get("bf16", 0) < 60 and most.get("fp32", 0) < 135, most.to_dict()
+        assert "under an hour" in text and "about two and a half hours" in text and "half an hour" not in text, page
+    assert most.get("bf16", 0) < 60 and most.get("fp32", 0) < 165, most.to_dict()
