@@ -291,7 +291,8 @@ def _count(v: object) -> str:
 
 
 def show(table: pd.DataFrame, precision: int = 2):
-    """A table for the book: fixed decimals, counts as integers, missing values as an en dash, the theme's look.
+    """A table for the book: fixed decimals, counts as integers, a learning rate and losses at their own
+    precision, missing values as an en dash, the theme's look.
 
     Text cells are escaped HTML (a direction such as ``A < B`` is text, not markup). A default
     index (0, 1, 2, ... without a name) says nothing to a reader and is hidden.
@@ -305,6 +306,9 @@ def show(table: pd.DataFrame, precision: int = 2):
         styler = styler.format(_count, subset=counts, na_rep="–", escape="html")
     if "lr" in table.columns:  # 1e-4 at three decimals would read 0.000
         styler = styler.format("{:g}", subset=["lr"], na_rep="–")
+    losses = [c for c in table.columns if isinstance(c, str) and c.endswith("loss")]
+    if losses:  # a heatmap MSE of 0.0141 moves in its third significant digit
+        styler = styler.format("{:.3e}", subset=losses, na_rep="–")
     return styler.set_table_attributes('class="dataframe"')
 
 

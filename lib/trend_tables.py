@@ -26,7 +26,7 @@ from lib.gap_curves import GapCurve, NoHistory, gap_over_training
 from lib.paper import Claim, Comparison, paper_differences, profile_claims
 from lib.record_source import RecordSource
 from lib.stats import interval_text
-from lib.trends import classify_trend, snapshot
+from lib.trends import classify_trend, slope_spec, snapshot
 from lib.verdicts import format_interval
 
 
@@ -100,7 +100,7 @@ def trace_claims(source: RecordSource, claims: Sequence[Claim] | None = None, *,
 def trend_table(traces: Traces, fractions: Sequence[float] = FRACTIONS) -> pd.DataFrame:
     """One row per traced comparison: what was traced, the last half's trend, and the answer at ``fractions`` of training.
 
-    Columns: claim, comparison, traced (column; ``exact``), pairing, seeds, trend, slope/epoch, low,
+    Columns: claim, comparison, traced (column; ``exact``), pairing, seeds, trend, metric, slope/epoch, low,
     high, slope per M images, sign from, band from, final gap, then per fraction f (``1/4``, ``1/2``):
     ``epoch@f``, ``gap@f`` (with its seeds-only band), ``clear@f``, ``verdict@f``; and note.
     """
@@ -109,7 +109,7 @@ def trend_table(traces: Traces, fractions: Sequence[float] = FRACTIONS) -> pd.Da
         t = classify_trend(c)
         row = {"claim": c.claim.id if c.claim else "", "comparison": c.label, "traced": c.column, "exact": c.exact,
                "pairing": c.pairing, "seeds": int(c.frame[["n_a", "n_b"]].min(axis=1).iloc[-1]), "trend": t.kind,
-               "slope/epoch": t.slope.estimate, "low": t.slope.low, "high": t.slope.high,
+               "metric": c.comparison.metric, "slope/epoch": t.slope.estimate, "low": t.slope.low, "high": t.slope.high,
                "slope per M images": t.slope_per_million.estimate, "sign from": t.sign_from,
                "band from": t.band_from, "final gap": t.final}
         for f in fractions:
@@ -230,7 +230,8 @@ def trend_summary(table: pd.DataFrame) -> pd.DataFrame:
     def slope(r) -> str:
         if pd.isna(r["slope/epoch"]):
             return "–"
-        return interval_text(r["slope/epoch"], r["low"], r["high"], ".3f", undefined="no interval")
+        spec = slope_spec(r["metric"])
+        return interval_text(r["slope/epoch"], r["low"], r["high"], spec, undefined="no interval")
 
     out = pd.DataFrame({
         "claim": table["claim"], "comparison": table["comparison"], "seeds": table["seeds"],

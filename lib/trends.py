@@ -30,6 +30,11 @@ from lib.verdicts import LEVEL, comparison_verdict
 KINDS = ("widening", "narrowing", "flat", "no interval")
 
 
+def slope_spec(metric: str) -> str:
+    """The format of a gap's slope per epoch: a training loss moves by ~1e-5 an epoch, PCK by ~0.1 points."""
+    return ".2e" if metric == "train_loss" else ".3f"
+
+
 @dataclass(frozen=True)
 class Trend:
     """How the gap moved over the last half of training, and since when its sign holds.
@@ -70,7 +75,7 @@ class Trend:
         return replace(s, estimate=s.estimate * f, low=s.low * f, high=s.high * f, se=s.se * f)
 
     def slope_text(self) -> str:
-        spec = ".2e" if self.metric == "train_loss" else ".3f"
+        spec = slope_spec(self.metric)
         s = self.slope
         if math.isnan(s.estimate):
             return "no slope (fewer than two epochs in the last half)"

@@ -83,3 +83,9 @@ def test_show_hides_a_default_index_but_keeps_a_meaningful_one():
 def test_show_keeps_a_learning_rate_readable_at_any_precision():
     page = present.show(pd.DataFrame({"lr": [1e-3, 1e-4, 1e-5], "Mean": [40.0, 41.0, 42.0]}), precision=3).to_html()
     assert ">0.0001<" in page and ">1e-05<" in page and ">0.000<" not in page
+
+
+def test_show_writes_losses_to_their_significant_digits():
+    """The last epochs' training loss, 0.01412 then 0.01398, must not read 0.014 twice."""
+    page = present.show(pd.DataFrame({"train_loss": [0.01412, 0.01398], "Mean": [40.0, 41.0]}), precision=3).to_html()
+    assert ">1.412e-02<" in page and ">1.398e-02<" in page and ">40.000<" in page

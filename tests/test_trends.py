@@ -185,6 +185,17 @@ def test_training_loss_is_traced(results):
     assert T.classify_trend(curve).kind == "flat"
 
 
+def test_a_loss_gaps_slope_is_written_in_scientific_notation(results):
+    e = np.arange(1, EPOCHS + 1, dtype=float)
+    for s in (0, 1):  # B − A = 1e-4 (1 + s) + 2e-6 e: the gap's slope, −2e-6 an epoch, is invisible at 3 decimals
+        write_run(results, PBN, s, e, loss=1.0 / e)
+        write_run(results, LINEAR, s, e, loss=1.0 / e + 1e-4 * (1 + s) + 2e-6 * e)
+    curve = G.gap_over_training(source(results), P.Comparison(PBN, LINEAR, P.HARD, "train_loss"))
+    table = TT.trend_table(TT.Traces([curve]))
+    assert table["metric"].tolist() == ["train_loss"]
+    assert TT.trend_summary(table)["slope per epoch"].iloc[0].startswith("−2.00e−06 [")
+
+
 def test_a_union_of_columns_is_pooled_by_evaluated_joints(results):
     """Upper body = Head + Sho. + Elb. + Wri. pooled by counts; thorax is in no column, so the curve is approximate."""
     e = np.arange(1, EPOCHS + 1, dtype=float)
