@@ -495,8 +495,9 @@ def gap_panels(curves: Sequence, cols: int = 3, title: str = "") -> Plot:
         if i % cols == 0 or c.unit != curves[i - 1].unit:
             ax.set_ylabel(f"A − B ({c.unit})", fontsize=7)
         ax.grid(alpha=0.3)
+    title_in = 0.3 if title else 0.0  # tight_layout given a rect leaves no room for a suptitle itself
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, caption_in / fig.get_figheight(), 1, 1))
+        fig.suptitle(title, fontsize=9, y=1 - 0.05 / fig.get_figheight(), va="top")
+    fig.tight_layout(rect=(0, caption_in / fig.get_figheight(), 1, 1 - title_in / fig.get_figheight()))
     fig.text(0.01, 0.005, GAP_CAPTION, fontsize=7, wrap=True, va="bottom")
     return Plot(fig)

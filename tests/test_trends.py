@@ -304,6 +304,23 @@ def test_gap_panels_draw_one_panel_per_curve(results):
     assert "no comparison" in F.gap_panels([]).figure.axes[0].texts[0].get_text()
 
 
+def test_gap_panels_title_clears_the_panels_titles(results):  # the PBN chapter draws 20 panels
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from lib import figures as F
+
+    write_pair(results, lambda e, i: 1.0 + 0.2 * e)
+    curve = G.gap_over_training(source(results), HARD_PBN_LINEAR)
+    fig = F.gap_panels([curve] * 20, cols=3, title="profile cpu: lspet; Table 6 and occlusion claims on synthetic-mpii").figure
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    top = fig._suptitle.get_window_extent(renderer)
+    assert top.y1 <= fig.bbox.y1
+    for ax in fig.axes[:3]:
+        assert ax.title.get_window_extent(renderer).y1 < top.y0
+
+
 # ---- the committed cpu records ------------------------------------------------------------------
 
 
