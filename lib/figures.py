@@ -90,6 +90,12 @@ _LINESTYLES = ("-", "--", "-.", ":")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
+def _suptitle(fig: Figure, title: str, **kwargs) -> None:
+    """The figure's title, 9 pt; a title shared with the page's Markdown (``profile `cpu` ...``) loses its
+    code backticks, which matplotlib would print."""
+    fig.suptitle(title.replace("`", ""), fontsize=9, **kwargs)
+
+
 def line_style(i: int) -> dict[str, object]:
     """The ``i``-th line of a panel: a ``tab10`` colour, a line style and a marker (each cycling on its own)."""
     return {"color": plt.get_cmap("tab10").colors[i % 10], "ls": _LINESTYLES[i % len(_LINESTYLES)],
@@ -124,7 +130,7 @@ def skeleton_grid(ps, n: int = 8, seed: int = 0, title: str = "", cols: int = 8)
         draw_skeleton(ax, ps.joints[i], ps.annotated[i], ps.visible[i], ps.joint_ids, ms=3.5)
         ax.set_title(f"#{i}", fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=9)
+        _suptitle(fig, title)
     fig.tight_layout()
     return Plot(fig, photo=True)
 
@@ -219,7 +225,7 @@ def fig5(frame: pd.DataFrame, metric: str = "PCK on the ten hard joints (%)", ti
     """
     fig, axes = plt.subplots(3, 2, figsize=(BOOK_WIDTH, 8.4), layout="constrained")
     if title:
-        fig.suptitle(title, fontsize=9)
+        _suptitle(fig, title)
     for ax, (panel, df) in zip(axes.flat, frame.groupby("panel", sort=True)):
         xs = list(dict.fromkeys(df["x"]))
         pos = {x: i for i, x in enumerate(xs)}
@@ -448,7 +454,7 @@ def learning_curve_bands(frame: pd.DataFrame, metric: str = "Hard", label: str =
             ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
     axes[0].set_ylabel(label)
     if title:
-        fig.suptitle(title, fontsize=9)
+        _suptitle(fig, title)
     return Plot(fig)
 
 
@@ -497,7 +503,7 @@ def gap_panels(curves: Sequence, cols: int = 3, title: str = "") -> Plot:
         ax.grid(alpha=0.3)
     title_in = 0.3 if title else 0.0  # tight_layout given a rect leaves no room for a suptitle itself
     if title:
-        fig.suptitle(title, fontsize=9, y=1 - 0.05 / fig.get_figheight(), va="top")
+        _suptitle(fig, title, y=1 - 0.05 / fig.get_figheight(), va="top")
     fig.tight_layout(rect=(0, caption_in / fig.get_figheight(), 1, 1 - title_in / fig.get_figheight()))
     fig.text(0.01, 0.005, GAP_CAPTION, fontsize=7, wrap=True, va="bottom")
     return Plot(fig)

@@ -311,7 +311,8 @@ def test_gap_panels_title_clears_the_panels_titles(results):  # the PBN chapter 
 
     write_pair(results, lambda e, i: 1.0 + 0.2 * e)
     curve = G.gap_over_training(source(results), HARD_PBN_LINEAR)
-    fig = F.gap_panels([curve] * 20, cols=3, title="profile cpu: lspet; Table 6 and occlusion claims on synthetic-mpii").figure
+    fig = F.gap_panels([curve] * 20, cols=3, title="profile `cpu`, dataset `lspet`, seeds 0, 1, 2").figure
+    assert fig._suptitle.get_text() == "profile cpu, dataset lspet, seeds 0, 1, 2"  # Markdown's code ticks dropped
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
