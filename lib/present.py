@@ -291,8 +291,8 @@ def _count(v: object) -> str:
 
 
 def show(table: pd.DataFrame, precision: int = 2):
-    """A table for the book: fixed decimals, counts as integers, a learning rate and losses at their own
-    precision, missing values as an en dash, the theme's look.
+    """A table for the book: fixed decimals, counts as integers, large integers with thousands separators,
+    a learning rate and losses at their own precision, missing values as an en dash, the theme's look.
 
     Text cells are escaped HTML (a direction such as ``A < B`` is text, not markup). A default
     index (0, 1, 2, ... without a name) says nothing to a reader and is hidden.
@@ -304,6 +304,10 @@ def show(table: pd.DataFrame, precision: int = 2):
     counts = [c for c in table.columns if c in _COUNTS]
     if counts:
         styler = styler.format(_count, subset=counts, na_rep="–", escape="html")
+    whole = [c for c in table.columns if c not in counts and pd.api.types.is_integer_dtype(table[c])
+             and not pd.api.types.is_bool_dtype(table[c])]
+    if whole:  # 27,216,768 parameters, 115,200 images
+        styler = styler.format("{:,}", subset=whole, na_rep="–")
     if "lr" in table.columns:  # 1e-4 at three decimals would read 0.000
         styler = styler.format("{:g}", subset=["lr"], na_rep="–")
     losses = [c for c in table.columns if isinstance(c, str) and c.endswith("loss")]

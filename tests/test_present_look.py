@@ -89,3 +89,8 @@ def test_show_writes_losses_to_their_significant_digits():
     """The last epochs' training loss, 0.01412 then 0.01398, must not read 0.014 twice."""
     page = present.show(pd.DataFrame({"train_loss": [0.01412, 0.01398], "Mean": [40.0, 41.0]}), precision=3).to_html()
     assert ">1.412e-02<" in page and ">1.398e-02<" in page and ">40.000<" in page
+
+
+def test_show_separates_the_thousands_of_large_integers():
+    page = present.show(pd.DataFrame({"ours": [27216768], "images": [115200], "seeds": [6]})).to_html()
+    assert ">27,216,768<" in page and ">115,200<" in page and ">6<" in page
