@@ -28,6 +28,18 @@ def test_a_measured_claim_states_difference_interval_seeds_dataset_scale_verdict
     assert "Not yet measured at this profile: Overlapping groups against the five MI groups (no record)" in text
 
 
+def test_a_claim_of_comparisons_on_different_seeds_names_each_comparisons_seeds():
+    rows = pd.DataFrame([
+        {"claim": "pbn-vs-linear", "comparison": "k=8 vs 5: pbn/groups8 − pbn/mi5-d1-w64", "seeds": "0, 1 vs 0-5"},
+        {"claim": "pbn-vs-linear", "comparison": "k=16 vs 5: pbn/groups16 − pbn/mi5-d1-w64", "seeds": "0 vs 0-5"},
+        {"claim": "pbn-overlap", "comparison": "pbn/overlap − pbn/mi5-d1-w64", "seeds": "0-2 vs 0-5"},
+    ])
+    first = findings.findings_markdown(_table("confirmed"), rows, "cpu").splitlines()[0]
+    assert "(k=8 vs 5: seeds 0, 1 vs 0-5; k=16 vs 5: seeds 0 vs 0-5)" in first
+    same = rows.assign(seeds="0-2 vs 0-5")
+    assert "(seeds 0-2 vs 0-5)" in findings.findings_markdown(_table("confirmed"), same, "cpu").splitlines()[0]
+
+
 def test_no_measured_claim_says_so():
     rows = pd.DataFrame(columns=["claim", "seeds"])
     text = findings.findings_markdown(_table("no record", ""), rows, "book")
