@@ -304,8 +304,7 @@ def show(table: pd.DataFrame, precision: int = 2):
     counts = [c for c in table.columns if c in _COUNTS]
     if counts:
         styler = styler.format(_count, subset=counts, na_rep="–", escape="html")
-    whole = [c for c in table.columns if c not in counts and pd.api.types.is_integer_dtype(table[c])
-             and not pd.api.types.is_bool_dtype(table[c])]
+    whole = [c for c in table.columns if c not in counts and pd.api.types.is_integer_dtype(table[c])]
     if whole:  # 27,216,768 parameters, 115,200 images
         styler = styler.format("{:,}", subset=whole, na_rep="–")
     if "lr" in table.columns:  # 1e-4 at three decimals would read 0.000
