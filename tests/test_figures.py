@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from drawing import drawn
 from lib import figures as F
 from lib import joints as J
 from lib import data_overview as D
@@ -218,15 +219,6 @@ def _overlap(a, b) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
-def _drawn(plot):
-    """The figure laid out and drawn (a Plot's figure is closed: it gets an Agg canvas), with its renderer."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(plot.figure)
-    canvas.draw()
-    return plot.figure, canvas.get_renderer()
-
-
 def _curves_frame() -> pd.DataFrame:
     rows = []
     exps = ["pbn/linear", "pbn/deep", "pbn/mi5-d1-w64", "kpt/c-source", "kpt/c-transfer", "kpt/c-random",
@@ -243,7 +235,7 @@ def _curves_frame() -> pd.DataFrame:
 def test_learning_curves_facet_by_family_with_distinct_lines_and_legends_beside_the_data():
     frame = _curves_frame()
     plot = F.learning_curves(frame[frame["seed"] == 0], "Mean")
-    fig, renderer = _drawn(plot)
+    fig, renderer = drawn(plot.figure)
     assert fig.get_figwidth() <= F.BOOK_WIDTH
     rows = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert [ax.get_title(loc="left") for ax in rows] == ["pbn, lspet (profile cpu, seed 0)",
@@ -271,7 +263,7 @@ def test_learning_curves_facet_by_family_with_distinct_lines_and_legends_beside_
                                   "params": 1e6} for p in "abcdef" for x in (32, 64) for s in ("D = 1", "D = 2")])),
 ])
 def test_no_legend_sits_on_the_data_and_the_figure_fits_the_book(make):
-    fig, renderer = _drawn(make())
+    fig, renderer = drawn(make().figure)
     assert fig.get_figwidth() <= F.BOOK_WIDTH
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
     assert legends
@@ -283,7 +275,7 @@ def test_no_legend_sits_on_the_data_and_the_figure_fits_the_book(make):
 def test_heatmap_joint_names_are_legible_and_do_not_overlap(generator):
     mats = M.affinities({"a": generator, "b": generator, "c": generator})
     for plot in (F.mi_heatmaps(mats), F.coassignment_heatmaps({"k = 5": mats["a"], "k = 6": mats["b"]})):
-        fig, renderer = _drawn(plot)
+        fig, renderer = drawn(plot.figure)
         assert fig.get_figwidth() <= F.BOOK_WIDTH + 0.1
         heatmaps = [ax for ax in fig.axes if ax.images]
         assert len(heatmaps) == len(plot.figure.axes) - 1  # one colour bar, no empty panel

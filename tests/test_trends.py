@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from drawing import drawn
 from lib import claims as C
 from lib import gap_curves as G
 from lib import joints as J
@@ -305,17 +306,13 @@ def test_gap_panels_draw_one_panel_per_curve(results):
 
 
 def test_gap_panels_title_clears_the_panels_titles(results):  # the PBN chapter draws 20 panels
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     from lib import figures as F
 
     write_pair(results, lambda e, i: 1.0 + 0.2 * e)
     curve = G.gap_over_training(source(results), HARD_PBN_LINEAR)
     fig = F.gap_panels([curve] * 20, cols=3, title="profile `cpu`, dataset `lspet`, seeds 0, 1, 2").figure
     assert fig._suptitle.get_text() == "profile cpu, dataset lspet, seeds 0, 1, 2"  # Markdown's code ticks dropped
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
+    fig, renderer = drawn(fig)
     top = fig._suptitle.get_window_extent(renderer)
     assert top.y1 <= fig.bbox.y1
     for ax in fig.axes[:3]:
