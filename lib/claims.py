@@ -202,11 +202,11 @@ def structural_verdicts(data_root: str | Path | None = None) -> dict[str, tuple[
     """``id → (measured, verdict, why)`` for the claims checked without trained models.
 
     ``pbn-params``: the parameter counts of the eight-stack PBN and deep baseline at the paper's
-    size, from :mod:`lib.models` (no data needed). ``pbn-mi-k5`` / ``pbn-mi-k6``: the spectral
+    size, from :mod:`lib.model_cost` (no data needed). ``pbn-mi-k5`` / ``pbn-mi-k6``: the spectral
     groups of the MPII training annotations (:mod:`lib.groups`), ``no data`` without them.
     """
     from lib import mi_analysis
-    from lib.models import table6_parameters
+    from lib.model_cost import table6_parameters
     from lib.pose_sources import mpii_train_poses
 
     out: dict[str, tuple[str, str, str]] = {}
@@ -215,7 +215,7 @@ def structural_verdicts(data_root: str | Path | None = None) -> dict[str, tuple[
     same = bool((counts["ours (M)"] == counts["paper (M)"]).all())
     out["pbn-params"] = (f"{pbn / 1e6:.2f}M vs {deep / 1e6:.2f}M",
                          "confirmed" if pbn < deep and same else "not confirmed",
-                         "counted from lib.models at 256×256, 16 joints, C = 256" + ("" if same else "; counts differ"))
+                         "counted by lib.model_cost at 256×256, 16 joints, C = 256" + ("" if same else "; counts differ"))
     mpii = mpii_train_poses(data_root)
     if mpii is None:
         for cid in ("pbn-mi-k5", "pbn-mi-k6"):

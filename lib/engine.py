@@ -41,7 +41,8 @@ from lib.data.augment import AUGMENTS, DeviceData, make_batch
 from lib.data.poseset import PoseSet
 from lib.evaluate import Evaluation, LossFn, evaluate, precision
 from lib.experiments import DATASETS, Experiment, config_hash
-from lib.models import build_model, count_params, freeze_stacks, trainable_parameters, transfer_stacks
+from lib.model_cost import count_params
+from lib.models import build_model, freeze_stacks, trainable_parameters, transfer_stacks
 from lib.hardware import Precision, resolve_precision
 from lib.runtime import Distributed, TooSlowForDevice, check_budget, model_macs, resolve_device
 

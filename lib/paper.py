@@ -154,7 +154,7 @@ _PBN_BASE = "pbn/mi5-d1-w64"
 
 #: PBN Table 6 (Sec. 4.3) as printed: eight stacks on MPII validation, single-scale PCKh@0.5 of the
 #: ten hard joints (invisible, visible, all) and the parameters in millions. The one place these
-#: numbers are typed: the claims below, :data:`PAPER_TABLES` and :func:`lib.models.table6_parameters` read them.
+#: numbers are typed: the claims below, :data:`PAPER_TABLES` and :func:`lib.model_cost.table6_parameters` read them.
 PBN_TABLE6 = pd.DataFrame(
     {"Invisible": [70.29, 71.59], "Visible": [93.22, 93.31], "Overall": [87.74, 88.14],
      "Params (M)": [27.22, 26.69]}, index=["Deep BS (8 stacks)", "Ours (8 stacks)"])

@@ -15,7 +15,8 @@ import torch.distributed as dist
 
 from lib.experiments import Experiment, make_experiment, sweep
 from lib.hardware import NOMINAL_BF16_PEAK
-from lib.models import ModelConfig, build_model, count_macs
+from lib.model_cost import count_macs
+from lib.models import ModelConfig, build_model
 
 #: Training throughput of one CPU thread in multiply-accumulates per second (measured: 15-22e9
 #: for a 3-stack PBN at 128×128 in fp32 eager; 14e9 for the ``cpu`` profile's 2-stack PBN on an
@@ -75,7 +76,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 @functools.lru_cache(maxsize=256)  # a pure function of a frozen config: safe to memoise
 def model_macs(cfg: ModelConfig) -> int:
-    """Forward multiply-accumulates per image of ``cfg`` (``lib.models.count_macs``), cheaply.
+    """Forward multiply-accumulates per image of ``cfg`` (``lib.model_cost.count_macs``), cheaply.
 
     Counted on PyTorch's ``meta`` device: the forward pass propagates shapes only, so an eight-stack
     model at 256×256 costs no memory and well under a second.

@@ -275,7 +275,7 @@ def export(exp: Experiment, *, checkpoint_dir: str | Path | None = None, results
     data = fp16_bytes(saved)
     if len(data) > MAX_BYTES:
         raise ValueError(f"{_label(exp)}'s fp16 weights would be {len(data):,} bytes, over the {MAX_BYTES:,}-byte "
-                         "limit of a shipped file; ship a smaller model (lib.models summary lists sizes)")
+                         "limit of a shipped file; ship a smaller model (lib.model_cost summary lists sizes)")
     scores = (protocol_scores(exp, to_fp32(to_fp16(saved["model"])), data_root=data_root, cache_dir=cache_dir,
                               device=device) if protocols else None)
     path = weights_file(exp, out_dir)

@@ -9,7 +9,8 @@ import pytest
 from lib import joints as J
 from lib.experiments import (DATASETS, PROFILES, DataConfig, canonical, config_hash, experiment_names,
                              groups_for, kpt_subsets, make_experiment, sweep)
-from lib.models import build_model, count_macs, freeze_stacks, trainable_parameters, validate_config
+from lib.model_cost import count_macs
+from lib.models import build_model, freeze_stacks, trainable_parameters, validate_config
 from lib.runner import chunk, sweep_units
 from lib.runtime import model_macs
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from lib.joints import MI5_GROUPS
-from lib.models import ModelConfig, table6_parameters
+from lib.model_cost import table6_parameters
+from lib.models import ModelConfig
 from lib.runtime import model_macs
 
 ROOT = Path(__file__).resolve().parent.parent
