@@ -82,8 +82,10 @@ def _seeds(rows: pd.DataFrame, claim: str) -> str:
     """``seeds 0-5 vs 0-2``; a claim of several comparisons on different seeds names each
     (``k=8 vs 5: seeds 0, 1 vs 0-5; k=16 vs 5: seeds 0 vs 0-5``), in the claim's order."""
     own = rows[(rows["claim"] == claim) & rows["seeds"].map(lambda s: isinstance(s, str) and s != "")]
-    if own["seeds"].nunique() <= 1:
-        return "".join(f"seeds {s}" for s in own["seeds"].unique())
+    if own.empty:
+        return ""
+    if own["seeds"].nunique() == 1:
+        return f"seeds {own['seeds'].iloc[0]}"
     return "; ".join(f"{c.split(': ')[0]}: seeds {s}" for c, s in zip(own["comparison"], own["seeds"]))
 
 
